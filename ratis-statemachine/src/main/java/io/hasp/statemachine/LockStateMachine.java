@@ -1,0 +1,392 @@
+package io.hasp.statemachine;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.hasp.proto.GetLockResponse;
+import io.hasp.proto.HolderInfo;
+import io.hasp.proto.IsLockedResponse;
+import io.hasp.proto.ListLocksResponse;
+import io.hasp.proto.LockInfo;
+import io.hasp.proto.LockSummary;
+import io.hasp.proto.replicated.CommandReply;
+import io.hasp.proto.replicated.ListQuery;
+import io.hasp.proto.replicated.Query;
+import io.hasp.statemachine.core.Changes;
+import io.hasp.statemachine.core.Command;
+import io.hasp.statemachine.core.ErrorCode;
+import io.hasp.statemachine.core.Holder;
+import io.hasp.statemachine.core.Limits;
+import io.hasp.statemachine.core.LockTable;
+import io.hasp.statemachine.core.LockView;
+import io.hasp.statemachine.core.Result;
+import io.hasp.statemachine.core.Waiter;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Ratis adapter of the {@link LockTable}: decodes each committed entry, applies it to the table, writes
+ * the table's changes and the applied position to RocksDB in one batch, then tells the {@link StateListener}.
+ *
+ * <ul>
+ *   <li>Time: {@link #startTransaction} (leader only) stamps every command with the leader's clock; apply never
+ *       reads a clock.
+ *   <li>Replay: Ratis replays from the latest snapshot index; entries at or below the store's applied index are
+ *       already in RocksDB and are skipped.
+ *   <li>Snapshots: RocksDB checkpoints in {@link SnapshotStore}; an installed snapshot replaces the store.
+ *   <li>Reads: {@link #query} answers from the applied table (Ratis runs it after ReadIndex for linearizable reads).
+ * </ul>
+ */
+public final class LockStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(LockStateMachine.class);
+
+  private final Path storeDir;
+  private final SnapshotStore snapshots;
+  private final LongSupplier clockMs;
+  private final AtomicLong lastStampMs = new AtomicLong();
+  private final Object lock = new Object();
+  private volatile StateListener listener = StateListener.NONE;
+  private LockStore store;
+  private LockTable table = new LockTable();
+  private long storeAppliedIndex;
+
+  /**
+   * @param dataDir the node's state directory: the live RocksDB goes to {@code dataDir/db}, snapshots to
+   *     {@code dataDir/snapshots}
+   * @param clockMs the wall clock used to stamp commands on the leader
+   */
+  public LockStateMachine(Path dataDir, LongSupplier clockMs) {
+    this.storeDir = dataDir.resolve("db");
+    this.snapshots = new SnapshotStore(dataDir.resolve("snapshots"), dataDir.resolve("snapshots-tmp"));
+    this.clockMs = Objects.requireNonNull(clockMs);
+  }
+
+  public void setListener(StateListener listener) {
+    this.listener = Objects.requireNonNull(listener);
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    getLifeCycle().startAndTransition(() -> {
+      snapshots.init(raftStorage);
+      load(false);
+    }, IOException.class);
+  }
+
+  /** Opens the store (from the latest snapshot when the live store is behind it) and rebuilds the table. */
+  private void load(boolean fromSnapshot) throws IOException {
+    synchronized (lock) {
+      SnapshotInfo snapshot = snapshots.getLatestSnapshot();
+      if (store == null) {
+        store = LockStore.open(storeDir);
+      }
+      LockTable fresh = new LockTable();
+      LockStore.Applied applied = store.load(fresh);
+      if (snapshot != null && (fromSnapshot || applied.index() < snapshot.getIndex())) {
+        LOG.info("Loading state from snapshot {} (store was at index {})", snapshot.getTermIndex(), applied.index());
+        store.replaceWith(snapshots.latestDir());
+        fresh = new LockTable();
+        applied = store.load(fresh);
+      }
+      table = fresh;
+      storeAppliedIndex = applied.index();
+      lastStampMs.accumulateAndGet(table.meta().lastNowMs(), Math::max);
+      LOG.info("State loaded: applied index {}, {} locks, {} holders, {} waiters, {} sessions", applied.index(),
+          table.lockCount(), table.holderCount(), table.waiterCount(), table.sessionCount());
+    }
+    SnapshotInfo snapshot = snapshots.getLatestSnapshot();
+    if (snapshot != null) {
+      setLastAppliedTermIndex(snapshot.getTermIndex());
+    }
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return snapshots;
+  }
+
+  @Override
+  public SnapshotInfo getLatestSnapshot() {
+    return snapshots.getLatestSnapshot();
+  }
+
+  @Override
+  public void pause() {
+    LifeCycle lc = getLifeCycle();
+    if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
+      lc.transition(LifeCycle.State.PAUSING);
+      lc.transition(LifeCycle.State.PAUSED);
+    }
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    snapshots.reload();
+    load(true);
+    LifeCycle lc = getLifeCycle();
+    if (lc.getCurrentState() == LifeCycle.State.PAUSED) {
+      lc.transition(LifeCycle.State.STARTING);
+      lc.transition(LifeCycle.State.RUNNING);
+    }
+    listener.reloaded();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Write path
+  // ------------------------------------------------------------------------------------------------
+
+  /** Leader only: validates the command and stamps it with the leader's clock (never running backwards). */
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    io.hasp.proto.replicated.Command command;
+    try {
+      command = io.hasp.proto.replicated.Command.parseFrom(request.getMessage().getContent().asReadOnlyByteBuffer());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IOException("malformed command: " + e.getMessage(), e);
+    }
+    if (command.getOpCase() == io.hasp.proto.replicated.Command.OpCase.OP_NOT_SET) {
+      throw new IOException("command carries no operation");
+    }
+    long now = lastStampMs.accumulateAndGet(clockMs.getAsLong(), Math::max);
+    byte[] stamped = command.toBuilder().setNowMs(now).build().toByteArray();
+    return TransactionContext.newBuilder()
+        .setStateMachine(this)
+        .setClientRequest(request)
+        .setLogData(UnsafeByteOperations.unsafeWrap(stamped))
+        .build();
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    long index = entry.getIndex();
+    long term = entry.getTerm();
+    if (index <= storeAppliedIndex) {
+      updateLastAppliedTermIndex(term, index);
+      return CompletableFuture.completedFuture(Message.EMPTY);
+    }
+    Command command;
+    try {
+      command = Codec.toCommand(io.hasp.proto.replicated.Command.parseFrom(
+          entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer()));
+    } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+      // Cannot happen for entries stamped by startTransaction; apply it as a no-op on every replica alike.
+      LOG.error("Skipping undecodable log entry {}: {}", index, e.getMessage());
+      updateLastAppliedTermIndex(term, index);
+      return CompletableFuture.completedFuture(reply(Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable entry")));
+    }
+    Events events = new Events();
+    Result result;
+    synchronized (lock) {
+      try (LockStore.Batch batch = store.newBatch()) {
+        result = table.apply(index, command, new Tee(batch, events));
+        batch.commit(term, index, table.meta());
+      } catch (IOException e) {
+        // The table and the store now disagree: stop this replica rather than serve a state it cannot keep.
+        throw new IllegalStateException("cannot persist entry " + index + ": " + e.getMessage(), e);
+      }
+      storeAppliedIndex = index;
+    }
+    updateLastAppliedTermIndex(term, index);
+    events.deliver(listener);
+    return CompletableFuture.completedFuture(reply(result));
+  }
+
+  private static Message reply(Result result) {
+    return Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.toReply(result).toByteArray()));
+  }
+
+  /** Decodes a reply produced by {@link #applyTransaction}. */
+  public static CommandReply parseReply(Message message) throws InvalidProtocolBufferException {
+    return CommandReply.parseFrom(message.getContent().asReadOnlyByteBuffer());
+  }
+
+  /** Sends record changes to the batch and events to the collector. */
+  private static final class Tee implements Changes {
+    private final LockStore.Batch batch;
+    private final Events events;
+
+    Tee(LockStore.Batch batch, Events events) {
+      this.batch = batch;
+      this.events = events;
+    }
+
+    @Override public void putLock(String name, long size) { batch.putLock(name, size); }
+    @Override public void deleteLock(String name) { batch.deleteLock(name); }
+    @Override public void putHolder(Holder h) { batch.putHolder(h); }
+    @Override public void deleteHolder(String name, String key) { batch.deleteHolder(name, key); }
+    @Override public void putWaiter(Waiter w) { batch.putWaiter(w); }
+    @Override public void deleteWaiter(String name, long seq) { batch.deleteWaiter(name, seq); }
+    @Override public void putSession(io.hasp.statemachine.core.Session s) { batch.putSession(s); }
+    @Override public void deleteSession(long id) { batch.deleteSession(id); }
+    @Override public void putOutcome(String c, long r, long at, Result res) { batch.putOutcome(c, r, at, res); }
+    @Override public void deleteOutcome(String c, long r) { batch.deleteOutcome(c, r); }
+    @Override public void putMeta(io.hasp.statemachine.core.Meta m) { batch.putMeta(m); }
+    @Override public void waiterGranted(Waiter w, Holder h, long size) { events.add(l -> l.waiterGranted(w, h, size)); }
+    @Override public void waiterRemoved(Waiter w, ErrorCode reason) { events.add(l -> l.waiterRemoved(w, reason)); }
+  }
+
+  /** Events of one entry, delivered after the entry is durable. */
+  private static final class Events {
+    private List<java.util.function.Consumer<StateListener>> list;
+
+    void add(java.util.function.Consumer<StateListener> e) {
+      if (list == null) {
+        list = new ArrayList<>(2);
+      }
+      list.add(e);
+    }
+
+    void deliver(StateListener l) {
+      if (list != null) {
+        for (java.util.function.Consumer<StateListener> e : list) {
+          try {
+            e.accept(l);
+          } catch (RuntimeException ex) {
+            LOG.warn("State listener failed", ex);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Snapshots
+  // ------------------------------------------------------------------------------------------------
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() <= 0) {
+      return -1;
+    }
+    synchronized (lock) {
+      if (snapshots.create(last.getTerm(), last.getIndex(), store::checkpoint)) {
+        LOG.info("Snapshot {} taken ({} locks, {} holders, {} waiters, {} sessions)", last, table.lockCount(),
+            table.holderCount(), table.waiterCount(), table.sessionCount());
+      }
+    }
+    snapshots.cleanupOldSnapshots(new org.apache.ratis.statemachine.SnapshotRetentionPolicy() {
+      @Override
+      public int getNumSnapshotsRetained() {
+        return 2;
+      }
+    });
+    return last.getIndex();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Read path
+  // ------------------------------------------------------------------------------------------------
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    Query q;
+    try {
+      q = Query.parseFrom(request.getContent().asReadOnlyByteBuffer());
+    } catch (InvalidProtocolBufferException e) {
+      return CompletableFuture.failedFuture(new IllegalArgumentException("malformed query: " + e.getMessage()));
+    }
+    com.google.protobuf.MessageLite answer;
+    synchronized (lock) {
+      switch (q.getQCase()) {
+        case IS_LOCKED:
+          answer = IsLockedResponse.newBuilder().setLocked(table.isLocked(q.getIsLocked())).build();
+          break;
+        case GET_LOCK: {
+          LockView v = table.getLock(q.getGetLock());
+          answer = v == null ? GetLockResponse.newBuilder().setExists(false).build()
+              : GetLockResponse.newBuilder().setExists(true).setLock(info(v)).build();
+          break;
+        }
+        case LIST: {
+          ListQuery l = q.getList();
+          int limit = l.getLimit() == 0 ? Limits.LIST_LIMIT_DEFAULT : (int) Math.min(l.getLimit(), Limits.LIST_LIMIT_MAX);
+          List<LockView> page = table.list(l.getPrefix(), l.getAfter(), limit + 1);
+          ListLocksResponse.Builder b = ListLocksResponse.newBuilder();
+          for (int i = 0; i < Math.min(limit, page.size()); i++) {
+            LockView v = page.get(i);
+            b.addLocks(LockSummary.newBuilder().setName(v.name()).setSize(v.size()).setHolders(v.holders().size())
+                .setWaiters(v.waiters()));
+          }
+          if (page.size() > limit) {
+            b.setNextPageToken(page.get(limit - 1).name());
+          }
+          answer = b.build();
+          break;
+        }
+        default:
+          return CompletableFuture.failedFuture(new IllegalArgumentException("query carries no question"));
+      }
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(answer.toByteArray())));
+  }
+
+  private static LockInfo info(LockView v) {
+    LockInfo.Builder b = LockInfo.newBuilder().setName(v.name()).setSize(v.size()).setWaiters(v.waiters());
+    for (Holder h : v.holders()) {
+      b.addHolders(HolderInfo.newBuilder().setToken(h.token()).setOwner(h.owner()).setSessionId(h.sessionId())
+          .setAcquiredAtMs(h.acquiredAtMs()).setExpiresAtMs(h.expiresAtMs()).setRemainingLeaseMs(-1));
+    }
+    return b.build();
+  }
+
+  /** Local (possibly stale) view for the node's own decisions: the waiter of a request, or null. */
+  public Waiter localWaiter(String clientId, long requestId) {
+    synchronized (lock) {
+      return table.waiter(clientId, requestId);
+    }
+  }
+
+  /** Local (possibly stale) remembered outcome of a request, or null. */
+  public Result localOutcome(String clientId, long requestId) {
+    synchronized (lock) {
+      return table.outcome(clientId, requestId);
+    }
+  }
+
+  /** Leader ticker: is an Expire command at {@code nowMs} worth proposing? */
+  public boolean hasExpiryDue(long nowMs) {
+    synchronized (lock) {
+      return table.hasExpiryDue(nowMs);
+    }
+  }
+
+  /** Gauges: locks, holders, waiters, sessions (a consistent local snapshot). */
+  public long[] counts() {
+    synchronized (lock) {
+      return new long[] {table.lockCount(), table.holderCount(), table.waiterCount(), table.sessionCount()};
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    synchronized (lock) {
+      if (store != null) {
+        store.close();
+        store = null;
+      }
+    }
+    super.close();
+  }
+}

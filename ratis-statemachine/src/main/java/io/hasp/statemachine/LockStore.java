@@ -1,0 +1,348 @@
+package io.hasp.statemachine;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.hasp.proto.replicated.GrantRecord;
+import io.hasp.proto.replicated.LockRecord;
+import io.hasp.proto.replicated.MetaRecord;
+import io.hasp.proto.replicated.OutcomeRecord;
+import io.hasp.proto.replicated.SessionRecord;
+import io.hasp.proto.replicated.WaiterRecord;
+import io.hasp.statemachine.core.Changes;
+import io.hasp.statemachine.core.Holder;
+import io.hasp.statemachine.core.LockTable;
+import io.hasp.statemachine.core.Meta;
+import io.hasp.statemachine.core.Result;
+import io.hasp.statemachine.core.Session;
+import io.hasp.statemachine.core.Waiter;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.rocksdb.Checkpoint;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The one owner of Hasp's on-disk schema: RocksDB column families, key encodings and record codecs.
+ *
+ * <p>Column families and keys (all values are protobuf records of {@code hasp_replicated.proto}):
+ *
+ * <pre>
+ *   locks     name                          -> LockRecord
+ *   holders   name 0x00 key                 -> GrantRecord
+ *   waiters   name 0x00 seq(8 bytes, BE)    -> WaiterRecord
+ *   sessions  id(8 bytes, BE)               -> SessionRecord
+ *   outcomes  clientId 0x00 requestId(8, BE) -> OutcomeRecord
+ *   meta      "meta"                        -> MetaRecord (applied index/term, token, seq, clock)
+ * </pre>
+ *
+ * Lock names never contain 0x00 (control characters are rejected), so the separators are unambiguous.
+ *
+ * <p>Durability: the Raft log is the write-ahead log. Writes go through RocksDB's WAL without fsync, so a
+ * killed process loses nothing and a machine crash loses at most the tail, which Raft replays: the applied
+ * index is written in the same batch as the state it describes, and replay skips entries at or below it.
+ */
+public final class LockStore implements Closeable {
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private static final byte[] META_KEY = "meta".getBytes(StandardCharsets.UTF_8);
+  private static final List<String> FAMILIES = List.of("locks", "holders", "waiters", "sessions", "outcomes", "meta");
+
+  private final Path dir;
+  private DBOptions dbOptions;
+  private ColumnFamilyOptions cfOptions;
+  private RocksDB db;
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private ColumnFamilyHandle locks;
+  private ColumnFamilyHandle holders;
+  private ColumnFamilyHandle waiters;
+  private ColumnFamilyHandle sessions;
+  private ColumnFamilyHandle outcomes;
+  private ColumnFamilyHandle meta;
+  private final WriteOptions writeOptions = new WriteOptions().setSync(false);
+
+  private LockStore(Path dir) {
+    this.dir = dir;
+  }
+
+  /** Opens (creating if needed) the store in {@code dir}. */
+  public static LockStore open(Path dir) throws IOException {
+    LockStore store = new LockStore(dir);
+    store.openDb();
+    return store;
+  }
+
+  private void openDb() throws IOException {
+    Files.createDirectories(dir);
+    dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+        .setMaxBackgroundJobs(2).setKeepLogFileNum(3);
+    cfOptions = new ColumnFamilyOptions().optimizeForSmallDb();
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
+    for (String f : FAMILIES) {
+      descriptors.add(new ColumnFamilyDescriptor(f.getBytes(StandardCharsets.UTF_8), cfOptions));
+    }
+    try {
+      db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    } catch (RocksDBException e) {
+      throw new IOException("cannot open RocksDB in " + dir + ": " + e.getMessage(), e);
+    }
+    locks = handles.get(1);
+    holders = handles.get(2);
+    waiters = handles.get(3);
+    sessions = handles.get(4);
+    outcomes = handles.get(5);
+    meta = handles.get(6);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** The applied position recorded with the state; (0, 0) for a new store. */
+  public record Applied(long term, long index) {}
+
+  /** Loads every record into {@code table} (which must be new) and returns the applied position. */
+  public Applied load(LockTable table) throws IOException {
+    try {
+      byte[] m = db.get(meta, META_KEY);
+      Applied applied = new Applied(0, 0);
+      if (m != null) {
+        MetaRecord r = MetaRecord.parseFrom(m);
+        table.restoreMeta(new Meta(r.getLastToken(), Math.max(1, r.getNextWaiterSeq()), r.getLastNowMs()));
+        applied = new Applied(r.getAppliedTerm(), r.getAppliedIndex());
+      }
+      forEach(locks, v -> {
+        LockRecord r = LockRecord.parseFrom(v);
+        table.restoreLock(r.getName(), r.getSize());
+      });
+      forEach(holders, v -> table.restoreHolder(Codec.holder(GrantRecord.parseFrom(v))));
+      forEach(waiters, v -> table.restoreWaiter(Codec.waiter(WaiterRecord.parseFrom(v))));
+      forEach(sessions, v -> table.restoreSession(Codec.session(SessionRecord.parseFrom(v))));
+      forEach(outcomes, v -> {
+        OutcomeRecord r = OutcomeRecord.parseFrom(v);
+        table.restoreOutcome(r.getClientId(), r.getRequestId(), r.getAtMs(), Codec.toResult(r.getReply()));
+      });
+      table.finishRestore();
+      return applied;
+    } catch (RocksDBException e) {
+      throw new IOException("cannot read RocksDB in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private interface RecordReader {
+    void read(byte[] value) throws InvalidProtocolBufferException;
+  }
+
+  private void forEach(ColumnFamilyHandle cf, RecordReader reader) throws IOException {
+    try (RocksIterator it = db.newIterator(cf)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        reader.read(it.value());
+      }
+    }
+  }
+
+  /** Starts a batch that collects the changes of one or more applied entries. */
+  public Batch newBatch() {
+    return new Batch();
+  }
+
+  /** The record changes of applied entries, written atomically with the applied position by {@link #commit}. */
+  public final class Batch implements Changes, AutoCloseable {
+    private final WriteBatch batch = new WriteBatch();
+    private Meta tableMeta;
+
+    @Override
+    public void putLock(String name, long size) {
+      put(locks, utf8(name), LockRecord.newBuilder().setName(name).setSize(size).build().toByteArray());
+    }
+
+    @Override
+    public void deleteLock(String name) {
+      delete(locks, utf8(name));
+    }
+
+    @Override
+    public void putHolder(Holder h) {
+      put(holders, holderKey(h.name(), h.key()), Codec.grant(h, 0).toByteArray());
+    }
+
+    @Override
+    public void deleteHolder(String name, String key) {
+      delete(holders, holderKey(name, key));
+    }
+
+    @Override
+    public void putWaiter(Waiter w) {
+      put(waiters, waiterKey(w.name(), w.seq()), Codec.waiter(w).toByteArray());
+    }
+
+    @Override
+    public void deleteWaiter(String name, long seq) {
+      delete(waiters, waiterKey(name, seq));
+    }
+
+    @Override
+    public void putSession(Session s) {
+      put(sessions, longKey(s.id()), Codec.session(s).toByteArray());
+    }
+
+    @Override
+    public void deleteSession(long id) {
+      delete(sessions, longKey(id));
+    }
+
+    @Override
+    public void putOutcome(String clientId, long requestId, long atMs, Result result) {
+      put(outcomes, outcomeKey(clientId, requestId), OutcomeRecord.newBuilder().setClientId(clientId)
+          .setRequestId(requestId).setAtMs(atMs).setReply(Codec.toReply(result)).build().toByteArray());
+    }
+
+    @Override
+    public void deleteOutcome(String clientId, long requestId) {
+      delete(outcomes, outcomeKey(clientId, requestId));
+    }
+
+    @Override
+    public void putMeta(Meta m) {
+      tableMeta = m;
+    }
+
+    private void put(ColumnFamilyHandle cf, byte[] key, byte[] value) {
+      try {
+        batch.put(cf, key, value);
+      } catch (RocksDBException e) {
+        throw new IllegalStateException("RocksDB batch put failed: " + e.getMessage(), e);
+      }
+    }
+
+    private void delete(ColumnFamilyHandle cf, byte[] key) {
+      try {
+        batch.delete(cf, key);
+      } catch (RocksDBException e) {
+        throw new IllegalStateException("RocksDB batch delete failed: " + e.getMessage(), e);
+      }
+    }
+
+    /** Writes the batch with the applied position and the table's meta (current when not changed). */
+    public void commit(long term, long index, Meta current) throws IOException {
+      Meta m = tableMeta != null ? tableMeta : current;
+      put(meta, META_KEY, MetaRecord.newBuilder().setAppliedIndex(index).setAppliedTerm(term)
+          .setLastToken(m.lastToken()).setNextWaiterSeq(m.nextWaiterSeq()).setLastNowMs(m.lastNowMs())
+          .build().toByteArray());
+      try {
+        db.write(writeOptions, batch);
+      } catch (RocksDBException e) {
+        throw new IOException("RocksDB write failed: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      batch.close();
+    }
+  }
+
+  /**
+   * Writes a consistent copy of the store into {@code target} (which must not exist): a RocksDB checkpoint,
+   * hard links of the SST files after a flush of the memtables.
+   */
+  public void checkpoint(Path target) throws IOException {
+    try (FlushOptions flush = new FlushOptions().setWaitForFlush(true); Checkpoint cp = Checkpoint.create(db)) {
+      db.flush(flush, handles);
+      cp.createCheckpoint(target.toString());
+    } catch (RocksDBException e) {
+      throw new IOException("RocksDB checkpoint to " + target + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Replaces the whole store by a copy of the checkpoint in {@code source} (an installed snapshot). */
+  public void replaceWith(Path source) throws IOException {
+    closeDb();
+    deleteRecursively(dir);
+    Files.createDirectories(dir);
+    try (Stream<Path> files = Files.list(source)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Files.copy(f, dir.resolve(f.getFileName().toString()));
+      }
+    }
+    openDb();
+  }
+
+  public static void deleteRecursively(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+        Files.delete(p);
+      }
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+  }
+
+  private void closeDb() {
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    handles.clear();
+    if (db != null) {
+      db.close();
+      db = null;
+    }
+    if (cfOptions != null) {
+      cfOptions.close();
+    }
+    if (dbOptions != null) {
+      dbOptions.close();
+    }
+  }
+
+  @Override
+  public void close() {
+    closeDb();
+    writeOptions.close();
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static byte[] holderKey(String name, String key) {
+    byte[] n = utf8(name);
+    byte[] k = utf8(key);
+    return ByteBuffer.allocate(n.length + 1 + k.length).put(n).put((byte) 0).put(k).array();
+  }
+
+  static byte[] waiterKey(String name, long seq) {
+    byte[] n = utf8(name);
+    return ByteBuffer.allocate(n.length + 9).put(n).put((byte) 0).putLong(seq).array();
+  }
+
+  static byte[] outcomeKey(String clientId, long requestId) {
+    byte[] c = utf8(clientId);
+    return ByteBuffer.allocate(c.length + 9).put(c).put((byte) 0).putLong(requestId).array();
+  }
+
+  static byte[] longKey(long id) {
+    return ByteBuffer.allocate(8).putLong(id).array();
+  }
+}

@@ -1,13 +1,74 @@
 package io.hasp.server.cli;
 
+import io.hasp.server.HaspNode;
+import io.hasp.server.NodeConfig;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** Runs one Hasp node in the foreground (owned by the server core; filled in with the node). */
-@Command(name = "node", description = "Run a Hasp node in the foreground.")
+/** Runs one Hasp node in the foreground until SIGTERM/SIGINT. Prints a line with READY when it serves. */
+@Command(name = "node", mixinStandardHelpOptions = true,
+    description = {"Run a Hasp node in the foreground.",
+        "Configuration: --config FILE (Java properties), then HASP_* environment variables, then these flags."})
 public final class NodeCommand implements Callable<Integer> {
+  @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
+      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, tick.interval)")
+  Path config;
+
+  @Option(names = "--id", description = "Node id (node.id)")
+  String id;
+
+  @Option(names = "--peers", description = "id=raftHost:raftPort/apiHost:apiPort,... (peers)")
+  String peers;
+
+  @Option(names = "--data-dir", description = "Data directory (data.dir)")
+  String dataDir;
+
+  @Option(names = "--api-address", description = "host:port of the client API (api.address)")
+  String apiAddress;
+
+  @Option(names = "--raft-address", description = "host:port of Raft (raft.address)")
+  String raftAddress;
+
   @Override
-  public Integer call() {
-    throw new UnsupportedOperationException("node command not wired yet");
+  public Integer call() throws Exception {
+    Map<String, String> overrides = new LinkedHashMap<>();
+    overrides.put("node.id", id);
+    overrides.put("peers", peers);
+    overrides.put("data.dir", dataDir);
+    overrides.put("api.address", apiAddress);
+    overrides.put("raft.address", raftAddress);
+    NodeConfig cfg;
+    try {
+      cfg = NodeConfig.load(config, System.getenv(), overrides);
+    } catch (NodeConfig.ConfigException e) {
+      System.err.println("error: INVALID_ARGUMENT: bad node configuration: " + e.getMessage());
+      return 2;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    HaspNode node;
+    try {
+      node = HaspNode.start(cfg, System::currentTimeMillis, () -> Runtime.getRuntime().halt(70));
+    } catch (java.io.IOException e) {
+      System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
+      return 1;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        node.close();
+      } catch (Exception e) {
+        System.err.println("error while stopping: " + e.getMessage());
+      }
+      stopped.countDown();
+    }, "hasp-shutdown"));
+    System.out.println("Hasp node " + cfg.nodeId() + " READY: api " + cfg.apiAddress() + ", raft " + cfg.raftAddress()
+        + ", data " + cfg.dataDir() + ", pid " + ProcessHandle.current().pid());
+    System.out.flush();
+    stopped.await();
+    return 0;
   }
 }

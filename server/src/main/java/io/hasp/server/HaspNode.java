@@ -1,0 +1,196 @@
+package io.hasp.server;
+
+import com.codahale.metrics.MetricRegistry;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.hasp.proto.ClusterStatusResponse;
+import io.hasp.proto.PeerInfo;
+import io.hasp.statemachine.LockStateMachine;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Hasp node: a member of the Raft group (Ratis server + the lock state machine) and the public gRPC API.
+ * Data layout under {@code data.dir}: {@code raft/} (Ratis log and metadata), {@code state/db} (RocksDB),
+ * {@code state/snapshots} (checkpoints).
+ */
+public final class HaspNode implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(HaspNode.class);
+
+  private final NodeConfig config;
+  private final RaftGroup group;
+  private final RaftPeerId selfId;
+  private final LockStateMachine stateMachine;
+  private final RaftServer raftServer;
+  private final Replicator replicator;
+  private final Waits waits;
+  private final LeaderTicker ticker;
+  private final Server apiServer;
+  private final Map<String, String> apiAddresses = new LinkedHashMap<>();
+  private final MetricRegistry metrics = new MetricRegistry();
+  private volatile boolean closed;
+
+  private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
+    this.config = config;
+    this.selfId = RaftPeerId.valueOf(config.nodeId());
+    List<RaftPeer> peers = new ArrayList<>();
+    for (NodeConfig.Peer p : config.peers()) {
+      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raftAddress().toString()).build());
+      apiAddresses.put(p.id(), p.apiAddress().toString());
+    }
+    this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), peers);
+    this.stateMachine = new LockStateMachine(config.dataDir().resolve("state"), clockMs);
+    this.waits = new Waits(stateMachine);
+    stateMachine.setListener(waits);
+
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(config.dataDir().resolve("raft").toFile()));
+    GrpcConfigKeys.Server.setHost(p, config.raftAddress().host());
+    GrpcConfigKeys.Server.setPort(p, config.raftAddress().port());
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(config.electionTimeoutMin().toMillis(), TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(config.electionTimeoutMax().toMillis(), TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotThresholdEntries());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.logSegmentSizeBytes()));
+    this.raftServer = RaftServer.newBuilder()
+        .setServerId(selfId)
+        .setGroup(group)
+        .setStateMachine(stateMachine)
+        .setProperties(p)
+        .setOption(RaftStorage.StartupOption.RECOVER)
+        .build();
+    raftServer.start();
+
+    this.replicator = new Replicator(group, selfId, this::divisionInfo, apiAddresses);
+    NodeMetrics nodeMetrics = new NodeMetrics(metrics);
+    registerGauges();
+    HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics);
+    InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
+    this.apiServer = NettyServerBuilder.forAddress(api)
+        .addService(service)
+        .permitKeepAliveTime(5, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .build();
+    try {
+      apiServer.start();
+    } catch (IOException e) {
+      raftServer.close();
+      throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
+    }
+    this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, () -> {
+      if (!closed) {
+        LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
+        onFatal.run();
+      }
+    });
+    ticker.start(config.tickInterval().toMillis());
+  }
+
+  /** Starts a node; {@code onFatal} runs when the node can no longer serve (e.g. to exit the process). */
+  public static HaspNode start(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
+    return new HaspNode(config, clockMs, onFatal);
+  }
+
+  private void registerGauges() {
+    metrics.gauge("hasp.locks", () -> () -> stateMachine.counts()[0]);
+    metrics.gauge("hasp.holders", () -> () -> stateMachine.counts()[1]);
+    metrics.gauge("hasp.waiters", () -> () -> stateMachine.counts()[2]);
+    metrics.gauge("hasp.sessions", () -> () -> stateMachine.counts()[3]);
+    metrics.gauge("hasp.pending_waits", () -> waits::size);
+    metrics.gauge("hasp.raft.term", () -> () -> {
+      DivisionInfo i = divisionInfo();
+      return i == null ? -1 : i.getCurrentTerm();
+    });
+  }
+
+  DivisionInfo divisionInfo() {
+    try {
+      return raftServer.getDivision(group.getGroupId()).getInfo();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** This node's view: role, term, leader, indexes, peers. */
+  public ClusterStatusResponse status() {
+    ClusterStatusResponse.Builder b = ClusterStatusResponse.newBuilder()
+        .setNodeId(config.nodeId())
+        .setApiAddress(config.apiAddress().toString())
+        .setPid(ProcessHandle.current().pid())
+        .setGroupId(config.groupId());
+    try {
+      RaftServer.Division d = raftServer.getDivision(group.getGroupId());
+      DivisionInfo i = d.getInfo();
+      b.setRole(i.getCurrentRole().name()).setTerm(i.getCurrentTerm())
+          .setCommitIndex(d.getRaftLog().getLastCommittedIndex())
+          .setAppliedIndex(i.getLastAppliedIndex());
+      if (i.getLeaderId() != null) {
+        b.setLeaderId(i.getLeaderId().toString());
+      }
+      for (RaftPeer peer : d.getGroup().getPeers()) {
+        b.addPeers(PeerInfo.newBuilder().setId(peer.getId().toString()).setRaftAddress(peer.getAddress())
+            .setApiAddress(apiAddresses.getOrDefault(peer.getId().toString(), "")));
+      }
+    } catch (IOException e) {
+      b.setRole("UNKNOWN");
+    }
+    SnapshotInfo s = stateMachine.getLatestSnapshot();
+    if (s != null) {
+      b.setSnapshotIndex(s.getIndex());
+    }
+    return b.build();
+  }
+
+  public NodeConfig config() {
+    return config;
+  }
+
+  public MetricRegistry metrics() {
+    return metrics;
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    ticker.close();
+    waits.failAll(Errors.toStatus(new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node shutting down")));
+    apiServer.shutdown();
+    try {
+      apiServer.awaitTermination(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    apiServer.shutdownNow();
+    replicator.close();
+    raftServer.close();
+  }
+}

@@ -1,0 +1,239 @@
+package io.hasp.server;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * A node's configuration: typed keys with their defaults beside them. Sources, later ones winning: the
+ * config file (Java properties), environment variables ({@code HASP_} + key upper-cased with {@code .} as
+ * {@code _}, e.g. {@code HASP_NODE_ID}), then command-line overrides.
+ *
+ * <p>Peers: {@code peers=n1=127.0.0.1:7101/127.0.0.1:7001,n2=...} — id, Raft address, API address.
+ */
+public record NodeConfig(
+    String nodeId,
+    HostPort apiAddress,
+    HostPort raftAddress,
+    List<Peer> peers,
+    Path dataDir,
+    String groupId,
+    Duration electionTimeoutMin,
+    Duration electionTimeoutMax,
+    long snapshotThresholdEntries,
+    long logSegmentSizeBytes,
+    Duration tickInterval) {
+
+  /** Every key a config file may hold, with its default ("" = required). */
+  public static final Map<String, String> KEYS = defaults();
+
+  private static Map<String, String> defaults() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("node.id", "");
+    m.put("api.address", "");
+    m.put("raft.address", "");
+    m.put("peers", "");
+    m.put("data.dir", "");
+    m.put("group.id", "02511d47-d67c-49a3-9011-abb3109a44c1");
+    m.put("election.timeout.min", "300ms");
+    m.put("election.timeout.max", "600ms");
+    m.put("snapshot.threshold.entries", "10000");
+    m.put("log.segment.size.bytes", "1048576");
+    m.put("tick.interval", "50ms");
+    return m;
+  }
+
+  /** host:port. */
+  public record HostPort(String host, int port) {
+    public static HostPort parse(String key, String s) {
+      int colon = s.lastIndexOf(':');
+      if (colon <= 0 || colon == s.length() - 1) {
+        throw new ConfigException(key + ": expected host:port, got '" + s + "'");
+      }
+      int port;
+      try {
+        port = Integer.parseInt(s.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key + ": port is not a number in '" + s + "'");
+      }
+      if (port < 1 || port > 65535) {
+        throw new ConfigException(key + ": port out of range in '" + s + "'");
+      }
+      return new HostPort(s.substring(0, colon), port);
+    }
+
+    @Override
+    public String toString() {
+      return host + ":" + port;
+    }
+  }
+
+  /** One member of the Raft group. */
+  public record Peer(String id, HostPort raftAddress, HostPort apiAddress) {}
+
+  /** A configuration that cannot work; the message says which key and why. */
+  public static final class ConfigException extends RuntimeException {
+    public ConfigException(String message) {
+      super(message);
+    }
+  }
+
+  /** Loads and validates: file (may be null), then env, then overrides. */
+  public static NodeConfig load(Path file, Map<String, String> env, Map<String, String> overrides) throws IOException {
+    Map<String, String> values = new LinkedHashMap<>(KEYS);
+    if (file != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(file)) {
+        p.load(r);
+      }
+      for (String k : p.stringPropertyNames()) {
+        if (!KEYS.containsKey(k)) {
+          throw new ConfigException(file + ": unknown key '" + k + "' (known: " + String.join(", ", KEYS.keySet()) + ")");
+        }
+        values.put(k, p.getProperty(k).trim());
+      }
+    }
+    for (String k : KEYS.keySet()) {
+      String v = env.get("HASP_" + k.toUpperCase(Locale.ROOT).replace('.', '_'));
+      if (v != null && !v.isBlank()) {
+        values.put(k, v.trim());
+      }
+    }
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      if (!KEYS.containsKey(e.getKey())) {
+        throw new ConfigException("unknown key '" + e.getKey() + "'");
+      }
+      if (e.getValue() != null) {
+        values.put(e.getKey(), e.getValue().trim());
+      }
+    }
+    return fromValues(values);
+  }
+
+  static NodeConfig fromValues(Map<String, String> v) {
+    for (Map.Entry<String, String> e : v.entrySet()) {
+      if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")) {
+        throw new ConfigException("missing required key '" + e.getKey() + "'");
+      }
+    }
+    String id = v.get("node.id");
+    List<Peer> peers = parsePeers(v.get("peers"));
+    Peer self = peers.stream().filter(p -> p.id().equals(id)).findFirst().orElseThrow(() ->
+        new ConfigException("node.id '" + id + "' is not in peers (" + v.get("peers") + ")"));
+    HostPort raft = v.get("raft.address").isEmpty() ? self.raftAddress() : HostPort.parse("raft.address", v.get("raft.address"));
+    HostPort api = v.get("api.address").isEmpty() ? self.apiAddress() : HostPort.parse("api.address", v.get("api.address"));
+    if (!raft.equals(self.raftAddress())) {
+      throw new ConfigException("raft.address " + raft + " differs from this node's entry in peers (" + self.raftAddress() + ")");
+    }
+    if (!api.equals(self.apiAddress())) {
+      throw new ConfigException("api.address " + api + " differs from this node's entry in peers (" + self.apiAddress() + ")");
+    }
+    Duration min = parseDuration("election.timeout.min", v.get("election.timeout.min"));
+    Duration max = parseDuration("election.timeout.max", v.get("election.timeout.max"));
+    if (min.toMillis() < 50 || max.compareTo(min) <= 0) {
+      throw new ConfigException("election.timeout.min must be >= 50ms and below election.timeout.max");
+    }
+    try {
+      java.util.UUID.fromString(v.get("group.id"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("group.id must be a UUID, got '" + v.get("group.id") + "'");
+    }
+    return new NodeConfig(id, api, raft, peers, Path.of(v.get("data.dir")).toAbsolutePath(), v.get("group.id"),
+        min, max, parsePositiveLong("snapshot.threshold.entries", v.get("snapshot.threshold.entries")),
+        parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
+        parseDuration("tick.interval", v.get("tick.interval")));
+  }
+
+  /** Parses and checks a peer list: unique ids, unique addresses, an odd-or-any count of at least 1. */
+  public static List<Peer> parsePeers(String s) {
+    List<Peer> peers = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    Set<HostPort> addresses = new HashSet<>();
+    for (String entry : s.split(",")) {
+      entry = entry.trim();
+      if (entry.isEmpty()) {
+        continue;
+      }
+      int eq = entry.indexOf('=');
+      int slash = entry.indexOf('/');
+      if (eq <= 0 || slash < eq) {
+        throw new ConfigException("peers: expected id=raftHost:raftPort/apiHost:apiPort, got '" + entry + "'");
+      }
+      String id = entry.substring(0, eq);
+      if (!id.matches("[A-Za-z0-9_.-]{1,64}")) {
+        throw new ConfigException("peers: bad node id '" + id + "' (letters, digits, _ . - only)");
+      }
+      Peer p = new Peer(id, HostPort.parse("peers", entry.substring(eq + 1, slash)),
+          HostPort.parse("peers", entry.substring(slash + 1)));
+      if (!ids.add(id)) {
+        throw new ConfigException("peers: node id '" + id + "' appears twice");
+      }
+      if (!addresses.add(p.raftAddress()) || !addresses.add(p.apiAddress())) {
+        throw new ConfigException("peers: address of '" + id + "' is used twice");
+      }
+      peers.add(p);
+    }
+    if (peers.isEmpty()) {
+      throw new ConfigException("peers: no peers given");
+    }
+    return List.copyOf(peers);
+  }
+
+  /** 500ms, 10s, 2m, 1h, or a plain number of milliseconds. */
+  public static Duration parseDuration(String key, String s) {
+    String t = s.trim().toLowerCase(Locale.ROOT);
+    long mult;
+    String num;
+    if (t.endsWith("ms")) {
+      mult = 1;
+      num = t.substring(0, t.length() - 2);
+    } else if (t.endsWith("s")) {
+      mult = 1000;
+      num = t.substring(0, t.length() - 1);
+    } else if (t.endsWith("m")) {
+      mult = 60_000;
+      num = t.substring(0, t.length() - 1);
+    } else if (t.endsWith("h")) {
+      mult = 3_600_000;
+      num = t.substring(0, t.length() - 1);
+    } else {
+      mult = 1;
+      num = t;
+    }
+    try {
+      long n = Long.parseLong(num.trim());
+      if (n < 0) {
+        throw new ConfigException(key + ": duration must not be negative, got '" + s + "'");
+      }
+      return Duration.ofMillis(Math.multiplyExact(n, mult));
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new ConfigException(key + ": not a duration: '" + s + "' (use e.g. 500ms, 10s, 2m)");
+    }
+  }
+
+  private static long parsePositiveLong(String key, String s) {
+    try {
+      long n = Long.parseLong(s);
+      if (n <= 0) {
+        throw new ConfigException(key + " must be positive, got " + s);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new ConfigException(key + " must be a number, got '" + s + "'");
+    }
+  }
+
+  public Peer self() {
+    return peers.stream().filter(p -> p.id().equals(nodeId)).findFirst().orElseThrow();
+  }
+}

@@ -1,0 +1,84 @@
+package io.hasp.server;
+
+import com.codahale.metrics.Meter;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Per-operation rates and latencies (Dropwizard Metrics, names {@code hasp.op.<op>} and
+ * {@code hasp.op.<op>.errors}), and the one place a call is answered: a call whose client already left is
+ * not written to.
+ */
+final class NodeMetrics {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeMetrics.class);
+
+  private final MetricRegistry registry;
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+  private final Map<String, Meter> errors = new ConcurrentHashMap<>();
+  private final Meter cancelled;
+
+  NodeMetrics(MetricRegistry registry) {
+    this.registry = registry;
+    this.cancelled = registry.meter("hasp.op.lock.cancelled");
+  }
+
+  MetricRegistry registry() {
+    return registry;
+  }
+
+  Call start(String op) {
+    Timer t = timers.computeIfAbsent(op, o -> registry.timer("hasp.op." + o));
+    return new Call(op, t.time());
+  }
+
+  void cancelled() {
+    cancelled.mark();
+  }
+
+  /** One call in flight. */
+  final class Call {
+    private final String op;
+    private final Timer.Context timing;
+
+    Call(String op, Timer.Context timing) {
+      this.op = op;
+      this.timing = timing;
+    }
+
+    <T> void ok(StreamObserver<T> observer, T value) {
+      timing.stop();
+      if (isCancelled(observer)) {
+        return;
+      }
+      try {
+        observer.onNext(value);
+        observer.onCompleted();
+      } catch (RuntimeException e) {
+        LOG.debug("{}: client left before the answer: {}", op, e.toString());
+      }
+    }
+
+    <T> void fail(StreamObserver<T> observer, Throwable error) {
+      timing.stop();
+      errors.computeIfAbsent(op, o -> registry.meter("hasp.op." + o + ".errors")).mark();
+      if (isCancelled(observer)) {
+        return;
+      }
+      try {
+        observer.onError(Errors.toStatus(error));
+      } catch (RuntimeException e) {
+        LOG.debug("{}: client left before the error: {}", op, e.toString());
+      }
+    }
+
+    private boolean isCancelled(StreamObserver<?> observer) {
+      return observer instanceof ServerCallStreamObserver<?> s && s.isCancelled();
+    }
+  }
+}

@@ -78,6 +78,13 @@ public final class HaspNode implements Closeable {
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.logSegmentSizeBytes()));
+    // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
+    for (String key : System.getProperties().stringPropertyNames()) {
+      if (key.startsWith("raft.")) {
+        p.set(key, System.getProperty(key));
+        LOG.info("Ratis override {}={}", key, System.getProperty(key));
+      }
+    }
     this.raftServer = RaftServer.newBuilder()
         .setServerId(selfId)
         .setGroup(group)
@@ -87,13 +94,14 @@ public final class HaspNode implements Closeable {
         .build();
     raftServer.start();
 
-    this.replicator = new Replicator(group, selfId, this::divisionInfo, apiAddresses);
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, apiAddresses);
     NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
     HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics);
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     this.apiServer = NettyServerBuilder.forAddress(api)
         .addService(service)
+        .addService(new InternalService(replicator))
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();

@@ -90,7 +90,7 @@ final class LeaderTicker implements AutoCloseable {
 
   private void propose(Command command, Runnable onSuccess) {
     inFlight.set(true);
-    replicator.write(command).whenComplete((reply, error) -> {
+    replicator.writeLocal(command).whenComplete((reply, error) -> {
       inFlight.set(false);
       if (error == null) {
         onSuccess.run();

@@ -1,103 +1,227 @@
 package io.hasp.server;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import io.hasp.proto.ErrorCode;
 import io.hasp.proto.replicated.Command;
 import io.hasp.proto.replicated.CommandReply;
+import io.hasp.proto.replicated.HaspInternalGrpc;
 import io.hasp.proto.replicated.Query;
 import io.hasp.server.Errors.HaspError;
 import io.hasp.statemachine.LockStateMachine;
 import java.io.Closeable;
-import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
-import org.apache.ratis.conf.RaftProperties;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
 import org.apache.ratis.protocol.exceptions.NotLeaderException;
 import org.apache.ratis.protocol.exceptions.RaftException;
 import org.apache.ratis.protocol.exceptions.StateMachineException;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
-import org.apache.ratis.util.TimeDuration;
 
 /**
- * How commands reach the Raft log and reads reach the applied state. Writes go through a Ratis client that
- * finds the leader by itself, so a follower forwards its clients' writes; reads are ReadIndex reads served by
- * this node. Ratis failures become {@link HaspError}s: NO_QUORUM (with the leader's API address when known).
+ * How commands reach the Raft log and reads reach the applied state, without parking a thread.
+ *
+ * <ul>
+ *   <li>Writes on the leader are submitted straight to the local Ratis server. On a follower they are forwarded
+ *       to the leader's API port ({@code HaspInternal.Forward}), which submits them there.
+ *   <li>Reads are ReadIndex reads on this node (Ratis asks the leader for the read index when this node follows).
+ *   <li>While there is no leader (election, partition) a call is retried every {@link #RETRY_DELAY_MS} until
+ *       {@link #CALL_TIMEOUT_MS} passes, then fails with NO_QUORUM. Retrying a command is safe: its
+ *       (client id, request id) is deduplicated by the state machine.
+ * </ul>
  */
 public final class Replicator implements Closeable {
-  /** A write or read that has not completed after this long fails with NO_QUORUM. */
   static final long CALL_TIMEOUT_MS = 8_000;
+  static final long RETRY_DELAY_MS = 100;
 
-  private final RaftClient client;
+  private final RaftServer server;
+  private final RaftGroupId groupId;
   private final RaftPeerId self;
-  private final java.util.function.Supplier<DivisionInfo> info;
+  private final Supplier<DivisionInfo> info;
   private final Map<String, String> apiAddresses;
+  private final ClientId clientId = ClientId.randomId();
+  private final AtomicLong callIds = new AtomicLong();
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "hasp-retry");
+    t.setDaemon(true);
+    return t;
+  });
 
-  Replicator(RaftGroup group, RaftPeerId self, java.util.function.Supplier<DivisionInfo> info,
+  Replicator(RaftServer server, RaftGroupId groupId, RaftPeerId self, Supplier<DivisionInfo> info,
       Map<String, String> apiAddresses) {
-    RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, 4096);
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(2, TimeUnit.SECONDS));
-    this.client = RaftClient.newBuilder()
-        .setRaftGroup(group)
-        .setProperties(p)
-        .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(30, TimeDuration.valueOf(150, TimeUnit.MILLISECONDS)))
-        .build();
+    this.server = server;
+    this.groupId = groupId;
     this.self = self;
     this.info = info;
     this.apiAddresses = apiAddresses;
   }
 
-  /** Appends the command through the leader; completes with the state machine's reply. */
+  /** Appends the command through the leader (forwarding when this node follows); completes with the reply. */
   public CompletableFuture<CommandReply> write(Command command) {
-    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(command.toByteArray()));
-    return client.async().send(m)
-        .orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-        .handle((reply, error) -> {
-          if (error != null) {
-            throw failure(error);
-          }
-          checkReply(reply);
-          try {
-            return LockStateMachine.parseReply(reply.getMessage());
-          } catch (InvalidProtocolBufferException e) {
-            throw new HaspError(ErrorCode.INTERNAL, "unreadable state machine reply");
-          }
-        });
+    CompletableFuture<CommandReply> result = new CompletableFuture<>();
+    attemptWrite(command, System.currentTimeMillis() + CALL_TIMEOUT_MS, result, null);
+    return result;
+  }
+
+  /** Appends the command only if this node is the leader (used by the leader's own timer and by Forward). */
+  public CompletableFuture<CommandReply> writeLocal(Command command) {
+    return submit(command.toByteArray(), RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReply);
+  }
+
+  private void attemptWrite(Command command, long deadline, CompletableFuture<CommandReply> result, HaspError last) {
+    if (System.currentTimeMillis() > deadline) {
+      result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
+      return;
+    }
+    DivisionInfo i = info.get();
+    RaftPeerId leader = i == null ? null : i.getLeaderId();
+    CompletableFuture<CommandReply> attempt;
+    if (i != null && i.isLeader()) {
+      attempt = writeLocal(command);
+    } else if (leader != null && apiAddresses.containsKey(leader.toString())) {
+      attempt = forward(apiAddresses.get(leader.toString()), command, deadline);
+    } else {
+      retryLater(() -> attemptWrite(command, deadline, result, noQuorum("no leader is known")));
+      return;
+    }
+    attempt.whenComplete((reply, error) -> {
+      if (error == null) {
+        result.complete(reply);
+        return;
+      }
+      HaspError e = failure(error);
+      if (e.code() == ErrorCode.NOT_LEADER || e.code() == ErrorCode.NO_QUORUM) {
+        retryLater(() -> attemptWrite(command, deadline, result, e));
+      } else {
+        result.completeExceptionally(e);
+      }
+    });
   }
 
   /** A linearizable read (ReadIndex) answered by this node; completes with the serialized answer. */
   public CompletableFuture<byte[]> read(Query query) {
-    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(query.toByteArray()));
-    return client.async().sendReadOnly(m, self)
-        .orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-        .handle((reply, error) -> {
-          if (error != null) {
-            throw failure(error);
-          }
-          checkReply(reply);
-          return reply.getMessage().getContent().toByteArray();
-        });
+    CompletableFuture<byte[]> result = new CompletableFuture<>();
+    attemptRead(query.toByteArray(), System.currentTimeMillis() + CALL_TIMEOUT_MS, result, null);
+    return result;
   }
 
-  private void checkReply(RaftClientReply reply) {
-    if (reply.isSuccess()) {
+  private void attemptRead(byte[] query, long deadline, CompletableFuture<byte[]> result, HaspError last) {
+    if (System.currentTimeMillis() > deadline) {
+      result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }
-    RaftException e = reply.getException();
-    throw failure(e == null ? new IOException("request failed") : e);
+    submit(query, RaftClientRequest.readRequestType()).whenComplete((reply, error) -> {
+      if (error == null) {
+        result.complete(reply.getMessage().getContent().toByteArray());
+        return;
+      }
+      HaspError e = failure(error);
+      if (e.code() == ErrorCode.NOT_LEADER || e.code() == ErrorCode.NO_QUORUM) {
+        retryLater(() -> attemptRead(query, deadline, result, e));
+      } else {
+        result.completeExceptionally(e);
+      }
+    });
   }
 
-  private HaspError failure(Throwable t) {
+  private CompletableFuture<RaftClientReply> submit(byte[] payload, RaftClientRequest.Type type) {
+    RaftClientRequest request = RaftClientRequest.newBuilder()
+        .setClientId(clientId)
+        .setServerId(self)
+        .setGroupId(groupId)
+        .setCallId(callIds.incrementAndGet())
+        .setMessage(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload)))
+        .setType(type)
+        .setTimeoutMs(CALL_TIMEOUT_MS)
+        .build();
+    CompletableFuture<RaftClientReply> f;
+    try {
+      f = server.submitClientRequestAsync(request);
+    } catch (java.io.IOException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return f.orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).thenApply(reply -> {
+      if (!reply.isSuccess()) {
+        RaftException e = reply.getException();
+        throw failure(e == null ? new IllegalStateException("request failed") : e);
+      }
+      return reply;
+    });
+  }
+
+  private CompletableFuture<CommandReply> forward(String address, Command command, long deadline) {
+    CompletableFuture<CommandReply> f = new CompletableFuture<>();
+    HaspInternalGrpc.newStub(channel(address))
+        .withDeadlineAfter(Math.max(1, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS)
+        .forward(command, new StreamObserver<>() {
+          @Override
+          public void onNext(CommandReply reply) {
+            f.complete(reply);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            f.completeExceptionally(fromForwardError(t, address));
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    return f;
+  }
+
+  private HaspError fromForwardError(Throwable t, String address) {
+    if (t instanceof StatusRuntimeException s && s.getTrailers() != null) {
+      String code = s.getTrailers().get(Errors.ERROR_CODE);
+      if (code != null) {
+        ErrorCode c = ErrorCode.valueOf(code);
+        return new HaspError(c, s.getStatus().getDescription(), s.getTrailers().get(Errors.LEADER));
+      }
+    }
+    Status st = Status.fromThrowable(t);
+    return noQuorum("leader at " + address + " unreachable: " + st.getCode());
+  }
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+  }
+
+  private void retryLater(Runnable r) {
+    try {
+      retries.schedule(r, RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closing: the caller's future is failed by the node's shutdown
+    }
+  }
+
+  private static CommandReply parseReply(RaftClientReply reply) {
+    try {
+      return LockStateMachine.parseReply(reply.getMessage());
+    } catch (InvalidProtocolBufferException e) {
+      throw new HaspError(ErrorCode.INTERNAL, "unreadable state machine reply");
+    }
+  }
+
+  HaspError failure(Throwable t) {
     Throwable c = Errors.unwrap(t);
     if (c instanceof HaspError h) {
       return h;
@@ -110,8 +234,15 @@ public final class Replicator implements Closeable {
       String hint = nle.getSuggestedLeader() == null ? leaderHint() : apiAddresses.get(nle.getSuggestedLeader().getId().toString());
       return new HaspError(ErrorCode.NOT_LEADER, "this node is not the leader", hint);
     }
-    String why = c instanceof TimeoutException ? "timed out after " + CALL_TIMEOUT_MS + " ms"
+    if (c instanceof LeaderNotReadyException) {
+      return noQuorum("the leader is not ready yet");
+    }
+    String why = c instanceof java.util.concurrent.TimeoutException ? "timed out after " + CALL_TIMEOUT_MS + " ms"
         : c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + firstLine(c.getMessage()));
+    return noQuorum(why);
+  }
+
+  private HaspError noQuorum(String why) {
     return new HaspError(ErrorCode.NO_QUORUM, "no quorum reachable from this node (" + why + ")", leaderHint());
   }
 
@@ -130,7 +261,10 @@ public final class Replicator implements Closeable {
   }
 
   @Override
-  public void close() throws IOException {
-    client.close();
+  public void close() {
+    retries.shutdownNow();
+    for (ManagedChannel c : channels.values()) {
+      c.shutdownNow();
+    }
   }
 }

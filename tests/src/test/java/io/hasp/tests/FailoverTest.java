@@ -1,0 +1,90 @@
+package io.hasp.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import io.hasp.proto.GetLockRequest;
+import io.hasp.proto.GetLockResponse;
+import io.hasp.proto.IsLockedRequest;
+import io.hasp.proto.LockResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** kill -9 of the leader: holders, tokens, queued waiters and leases survive; new grants get larger tokens. */
+class FailoverTest {
+  @TempDir Path dir;
+  ProcessCluster cluster;
+
+  @AfterEach
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void holderAndWaiterSurviveKillOfTheLeader() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    int follower = cluster.followerIndex();
+    Rpc a = new Rpc();
+    Rpc b = new Rpc();
+    LockResponse held = cluster.stub(follower).lock(a.lock("failover").build());
+    ListenableFuture<LockResponse> waiter = cluster.futureStub(follower).lock(b.lock("failover").build());
+    ClusterApiTestSupport.awaitWaiters(cluster, follower, "failover", 1);
+
+    long killedAt = System.nanoTime();
+    cluster.kill(leader);
+    int newLeader = cluster.leaderIndex(Duration.ofSeconds(10));
+    long electionMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+    assertNotEquals(leader, newLeader);
+    assertTrue(electionMs < 10_000, "new leader after " + electionMs + " ms");
+
+    GetLockResponse info = cluster.stub(follower).getLock(GetLockRequest.newBuilder().setName("failover").build());
+    assertEquals(1, info.getLock().getHoldersCount());
+    assertEquals(held.getGrant().getToken(), info.getLock().getHolders(0).getToken(), "same holder, same token");
+    assertEquals(1, info.getLock().getWaiters(), "the queued waiter survived");
+    assertFalse(waiter.isDone());
+
+    cluster.stub(follower).unlock(a.unlock("failover", held.getGrant().getKey()));
+    LockResponse granted = waiter.get(15, TimeUnit.SECONDS);
+    assertTrue(granted.getGrant().getToken() > held.getGrant().getToken(), "a new grant has a larger token");
+    cluster.stub(newLeader).unlock(b.unlock("failover", granted.getGrant().getKey()));
+
+    cluster.restart(leader);
+    LockResponse after = cluster.stub(leader).lock(new Rpc().lock("failover").setLeaseMs(10_000).build());
+    assertTrue(after.getGrant().getToken() > granted.getGrant().getToken(), "restarted node serves, tokens still grow");
+  }
+
+  @Test
+  void leaseDoesNotExpireEarlyBecauseOfFailover() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    int follower = cluster.followerIndex();
+    Rpc a = new Rpc();
+    long sentAt = System.nanoTime();
+    LockResponse held = cluster.stub(follower).lock(a.lock("failover-lease").setLeaseMs(4_000).build());
+    ProcessCluster.sleep(1_500);
+    cluster.kill(leader);
+    cluster.leaderIndex(Duration.ofSeconds(10));
+    // Until the lease the client computed from its send time has passed, the holder must still be there.
+    while (System.nanoTime() - sentAt < TimeUnit.MILLISECONDS.toNanos(3_900)) {
+      GetLockResponse info = cluster.stub(follower).getLock(GetLockRequest.newBuilder().setName("failover-lease").build());
+      assertEquals(held.getGrant().getToken(), info.getLock().getHolders(0).getToken(), "lease ended early");
+      ProcessCluster.sleep(100);
+    }
+    // The new leader extended it to at most now + lease at takeover; it then expires on its own.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(12);
+    while (cluster.stub(follower).isLocked(IsLockedRequest.newBuilder().setName("failover-lease").build()).getLocked()) {
+      assertTrue(System.nanoTime() < deadline, "lease never expired after failover");
+      ProcessCluster.sleep(100);
+    }
+  }
+}

@@ -100,8 +100,8 @@ public final class HaspNode implements Closeable {
     HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics);
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     this.apiServer = NettyServerBuilder.forAddress(api)
-        .addService(service)
-        .addService(new InternalService(replicator))
+        .addService(MalformedRequestInterceptor.guard(service.bindService()))
+        .addService(MalformedRequestInterceptor.guard(new InternalService(replicator).bindService()))
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();

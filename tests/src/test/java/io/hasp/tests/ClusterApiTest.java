@@ -256,7 +256,7 @@ class ClusterApiTest {
 
   @Test
   void malformedBytesOnTheWireAreRejectedNotFatal() {
-    // A request whose bytes do not parse as the message: gRPC answers INTERNAL (unparseable) and the node lives on.
+    // A request whose bytes do not parse as the message gets INVALID_ARGUMENT, and the node lives on.
     io.grpc.MethodDescriptor<byte[], byte[]> raw = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
         .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
         .setFullMethodName("hasp.v1.Hasp/Lock")
@@ -266,8 +266,9 @@ class ClusterApiTest {
     io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(io.grpc.StatusRuntimeException.class,
         () -> io.grpc.stub.ClientCalls.blockingUnaryCall(cluster.channel(0), raw,
             io.grpc.CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS), new byte[] {(byte) 0xff, 0x01, 0x02}));
-    assertTrue(e.getStatus().getCode() == Status.Code.INTERNAL || e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT,
-        e.toString());
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.toString());
+    assertEquals("INVALID_ARGUMENT", e.getTrailers().get(Rpc.ERROR_CODE));
+    assertTrue(e.getStatus().getDescription().contains("malformed request"), e.toString());
     assertTrue(cluster.stub(0).lock(new Rpc().lock("api-after-garbage").setLeaseMs(1000).build()).getLocked());
   }
 

@@ -27,7 +27,7 @@ class NodeConfigTest {
   })
   void badPeerListIsRefused(String id, String peers, String expected) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "-cp", System.getProperty("java.class.path"), "io.hasp.server.cli.HaspCli", "node",
+        "-cp", System.getProperty("java.class.path"), "io.hasp.server.cli.NodeCommand",
         "--id", id, "--data-dir", dir.resolve("d").toString()));
     if (!peers.isEmpty()) {
       cmd.add("--peers");

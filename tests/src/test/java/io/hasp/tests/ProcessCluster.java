@@ -114,8 +114,7 @@ public final class ProcessCluster implements AutoCloseable {
     cmd.add("-XX:TieredStopAtLevel=1");
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
-    cmd.add("io.hasp.server.cli.HaspCli");
-    cmd.add("node");
+    cmd.add("io.hasp.server.cli.NodeCommand");
     cmd.add("--config");
     cmd.add(configs.get(i).toString());
     return cmd;

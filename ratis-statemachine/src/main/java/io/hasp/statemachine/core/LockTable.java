@@ -7,6 +7,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -43,6 +44,8 @@ public final class LockTable {
     /** In grant (token) order. */
     final LinkedHashMap<String, Holder> holders = new LinkedHashMap<>();
     final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    /** Keys of the waiters: unique, since a granted waiter must not become a second holder with one key. */
+    final Set<String> waiterKeys = new HashSet<>();
 
     LockState(String name, long size) {
       this.name = name;
@@ -136,7 +139,9 @@ public final class LockTable {
     } else {
       throw new IllegalArgumentException("unknown command " + command.getClass().getName());
     }
-    if (!meta.equals(before)) {
+    if (result instanceof Failure) {
+      meta = before; // a failure changes nothing, not even the table's clock (failures return before mutating)
+    } else if (!meta.equals(before)) {
       changes.putMeta(meta);
     }
     return result;
@@ -184,6 +189,10 @@ public final class LockTable {
     if (lock != null && lock.holders.containsKey(c.key())) {
       return Result.fail(ErrorCode.INVALID_KEY, "key already holds lock '" + c.name() + "'");
     }
+    if (lock != null && lock.waiterKeys.contains(c.key())) {
+      // once granted it would be a second holder with the same key
+      return Result.fail(ErrorCode.INVALID_KEY, "key already waits for lock '" + c.name() + "'");
+    }
     if (lock == null || (!lock.isFull() && lock.waiters.isEmpty())) {
       if (lock == null) {
         lock = new LockState(c.name(), c.size());
@@ -201,6 +210,10 @@ public final class LockTable {
       remember(ref, now, notAcquired, changes);
       return notAcquired;
     }
+    if (c.clientId().isEmpty() || c.requestId() == 0) {
+      // waiters are indexed, retried and cancelled by (clientId, requestId)
+      return Result.fail(ErrorCode.INVALID_ARGUMENT, "an acquire that waits needs a client_id and a request_id");
+    }
     if (lock.waiters.size() >= Limits.WAITERS_PER_LOCK_MAX) {
       return Result.fail(ErrorCode.LIMIT_EXCEEDED,
           "lock '" + c.name() + "' already has " + Limits.WAITERS_PER_LOCK_MAX + " waiters");
@@ -210,6 +223,7 @@ public final class LockTable {
         c.owner(), c.leaseMs(), deadline, c.key(), c.size());
     meta = new Meta(meta.lastToken(), meta.nextWaiterSeq() + 1, meta.lastNowMs());
     lock.waiters.addLast(waiter);
+    lock.waiterKeys.add(waiter.key());
     waiterCount++;
     waitersByRequest.put(ref, waiter);
     if (deadline > 0) {
@@ -451,6 +465,7 @@ public final class LockTable {
   private void promote(long index, long now, LockState lock, Changes changes) {
     while (!lock.isFull() && !lock.waiters.isEmpty()) {
       Waiter waiter = lock.waiters.pollFirst();
+      lock.waiterKeys.remove(waiter.key());
       waiterCount--;
       RequestRef ref = new RequestRef(waiter.clientId(), waiter.requestId());
       waitersByRequest.remove(ref);
@@ -489,6 +504,7 @@ public final class LockTable {
 
   private void removeWaiter(LockState lock, Waiter waiter, long now, ErrorCode reason, Changes changes) {
     lock.waiters.remove(waiter);
+    lock.waiterKeys.remove(waiter.key());
     waiterCount--;
     RequestRef ref = new RequestRef(waiter.clientId(), waiter.requestId());
     waitersByRequest.remove(ref);
@@ -516,9 +532,11 @@ public final class LockTable {
   /** Releases the session's holders, drops its waiters, deletes it; returns the released lock names. */
   private List<String> endSession(long index, long now, Session session, Changes changes) {
     TreeSet<String> released = new TreeSet<>();
-    LinkedHashSet<String> names = sessionLocks.remove(session.id());
-    if (names != null) {
-      for (String name : names) {
+    LinkedHashSet<String> linked = sessionLocks.remove(session.id());
+    if (linked != null) {
+      // in name order: the order locks were linked is not part of the persisted state, and the order of
+      // the grants below decides their fencing tokens, which every replica must assign alike
+      for (String name : new TreeSet<>(linked)) {
         LockState lock = locks.get(name);
         if (lock == null) {
           continue;
@@ -818,7 +836,7 @@ public final class LockTable {
   public void finishRestore() {
     for (Map.Entry<String, Long> e : restoringLocks.entrySet()) {
       LockState lock = new LockState(e.getKey(), e.getValue());
-      List<Holder> holders = restoringHolders.getOrDefault(lock.name, List.of());
+      List<Holder> holders = new ArrayList<>(restoringHolders.getOrDefault(lock.name, List.of()));
       holders.sort(Comparator.comparingLong(Holder::token));
       for (Holder h : holders) {
         lock.holders.put(h.key(), h);
@@ -828,10 +846,11 @@ public final class LockTable {
         }
         linkSession(h.sessionId(), lock.name);
       }
-      List<Waiter> waiters = restoringWaiters.getOrDefault(lock.name, List.of());
+      List<Waiter> waiters = new ArrayList<>(restoringWaiters.getOrDefault(lock.name, List.of()));
       waiters.sort(Comparator.comparingLong(Waiter::seq));
       for (Waiter w : waiters) {
         lock.waiters.addLast(w);
+        lock.waiterKeys.add(w.key());
         waiterCount++;
         waitersByRequest.put(new RequestRef(w.clientId(), w.requestId()), w);
         if (w.waitDeadlineMs() > 0) {
@@ -883,6 +902,7 @@ public final class LockTable {
         deadlineCount += h.hasLease() ? 1 : 0;
         holders++;
       }
+      check(lock.waiterKeys.size() == lock.waiters.size(), "waiter keys not unique in " + lock.name);
       long lastSeq = 0;
       for (Waiter w : lock.waiters) {
         check(w.seq() > lastSeq, "waiters out of order in " + lock.name);
@@ -891,6 +911,8 @@ public final class LockTable {
         lastSeq = w.seq();
         check(w.sessionId() == 0 || sessions.containsKey(w.sessionId()), "orphan waiter of a dead session in " + lock.name);
         check(waitersByRequest.get(new RequestRef(w.clientId(), w.requestId())) == w, "waiter not indexed in " + lock.name);
+        check(lock.waiterKeys.contains(w.key()) && !lock.holders.containsKey(w.key()),
+            "waiter key not indexed or also a holder's in " + lock.name);
         deadlineCount += w.waitDeadlineMs() > 0 ? 1 : 0;
         waiters++;
       }

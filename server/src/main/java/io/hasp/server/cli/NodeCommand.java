@@ -15,6 +15,11 @@ import picocli.CommandLine.Option;
     description = {"Run a Hasp node in the foreground.",
         "Configuration: --config FILE (Java properties), then HASP_* environment variables, then these flags."})
 public final class NodeCommand implements Callable<Integer> {
+  /** Runs a node without the rest of the CLI (what the test fixtures and the container image start). */
+  public static void main(String[] args) {
+    System.exit(new picocli.CommandLine(new NodeCommand()).execute(args));
+  }
+
   @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
       + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, tick.interval)")
   Path config;

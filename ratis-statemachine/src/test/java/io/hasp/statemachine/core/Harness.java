@@ -1,0 +1,181 @@
+package io.hasp.statemachine.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A lock table with a clock, a log index, a request-id counter and a {@link Recorder}. Every {@link #apply}
+ * uses the next log index, checks the table's invariants and that the recorded store matches the table.
+ */
+final class Harness {
+  static final long T0 = 1_000_000;
+
+  LockTable table = new LockTable();
+  Recorder rec = new Recorder();
+  long index;
+  long now = T0;
+  String client = "client-1";
+  long nextRequestId = 1;
+  /** Every this many steps all stored outcomes are compared with the table (else only this step's). */
+  int fullCheckEvery = 1;
+  /** The last command applied. */
+  Command last;
+
+  Result apply(Command command) {
+    index++;
+    rec.beginStep();
+    last = command;
+    Result result = table.apply(index, command, rec);
+    table.checkInvariants();
+    rec.assertMatches(table, index % fullCheckEvery == 0);
+    return result;
+  }
+
+  /** Applies {@code command} again, unchanged (a retry). */
+  Result replay(Command command) {
+    return apply(command);
+  }
+
+  long req() {
+    return nextRequestId++;
+  }
+
+  // ---- command builders, stamped with the harness clock ----
+
+  Command.Acquire acquireCmd(String name, long size, String key, long leaseMs, long waitMs, boolean tryOnly,
+      long sessionId) {
+    return new Command.Acquire(now, client, req(), name, size, leaseMs, waitMs, tryOnly, sessionId, "owner", key);
+  }
+
+  /** Blocking acquire: waits forever. */
+  Result lock(String name, long size, String key) {
+    return apply(acquireCmd(name, size, key, 0, -1, false, 0));
+  }
+
+  Result lock(String name, String key) {
+    return lock(name, 1, key);
+  }
+
+  Result lockLeased(String name, long size, String key, long leaseMs) {
+    return apply(acquireCmd(name, size, key, leaseMs, -1, false, 0));
+  }
+
+  Result lockWait(String name, long size, String key, long waitMs) {
+    return apply(acquireCmd(name, size, key, 0, waitMs, false, 0));
+  }
+
+  Result lockInSession(String name, long size, String key, long sessionId) {
+    return apply(acquireCmd(name, size, key, 0, -1, false, sessionId));
+  }
+
+  Result tryLock(String name, long size, String key) {
+    return apply(acquireCmd(name, size, key, 0, -1, true, 0));
+  }
+
+  Result unlock(String name, String key) {
+    return apply(new Command.Release(now, client, req(), name, key));
+  }
+
+  Result renew(String name, String key, long leaseMs) {
+    return apply(new Command.Renew(now, client, req(), name, key, leaseMs));
+  }
+
+  Result flush(String... names) {
+    return apply(new Command.Flush(now, client, req(), List.of(names)));
+  }
+
+  Result openSession(long ttlMs) {
+    return apply(new Command.OpenSession(now, client, req(), ttlMs, "session-owner"));
+  }
+
+  Result keepAlive(long sessionId) {
+    return apply(new Command.KeepAlive(now, client, req(), sessionId));
+  }
+
+  Result closeSession(long sessionId) {
+    return apply(new Command.CloseSession(now, client, req(), sessionId));
+  }
+
+  Result cancel(String clientId, long requestId) {
+    return apply(new Command.CancelWait(now, clientId, requestId));
+  }
+
+  Result expire() {
+    return apply(new Command.Expire(now, Limits.EXPIRIES_PER_TICK_MAX));
+  }
+
+  Result expireAt(long atMs) {
+    return apply(new Command.Expire(atMs, Limits.EXPIRIES_PER_TICK_MAX));
+  }
+
+  Result refresh() {
+    return apply(new Command.Refresh(now));
+  }
+
+  // ---- result helpers ----
+
+  static Holder granted(Result r) {
+    return assertInstanceOf(Result.Granted.class, r, () -> "expected a grant, got " + r).holder();
+  }
+
+  static Waiter queued(Result r) {
+    return assertInstanceOf(Result.Queued.class, r, () -> "expected a queued waiter, got " + r).waiter();
+  }
+
+  static Result.Failure failed(Result r, ErrorCode code) {
+    Result.Failure f = assertInstanceOf(Result.Failure.class, r, () -> "expected " + code + ", got " + r);
+    assertEquals(code, f.code(), () -> "failure " + f);
+    return f;
+  }
+
+  static void notAcquired(Result r) {
+    assertInstanceOf(Result.NotAcquired.class, r, () -> "expected NotAcquired, got " + r);
+  }
+
+  static Session session(Result r) {
+    return assertInstanceOf(Result.SessionState.class, r, () -> "expected a session, got " + r).session();
+  }
+
+  static List<String> names(Result r) {
+    return assertInstanceOf(Result.Names.class, r, () -> "expected names, got " + r).names();
+  }
+
+  /** Keys of the lock's holders in grant order (empty when the lock does not exist). */
+  List<String> holderKeys(String name) {
+    LockView v = table.getLock(name);
+    List<String> keys = new ArrayList<>();
+    if (v != null) {
+      v.holders().forEach(h -> keys.add(h.key()));
+    }
+    return keys;
+  }
+
+  Holder holder(String name, String key) {
+    LockView v = table.getLock(name);
+    if (v == null) {
+      return null;
+    }
+    for (Holder h : v.holders()) {
+      if (h.key().equals(key)) {
+        return h;
+      }
+    }
+    return null;
+  }
+
+  /** Everything observable about the table, for before/after and table/table comparison. */
+  record State(List<LockView> locks, int lockCount, long holderCount, long waiterCount, int sessionCount,
+      int outcomeCount, Meta meta, long nextDeadlineMs) {}
+
+  static State state(LockTable t) {
+    return new State(t.list("", "", Integer.MAX_VALUE), t.lockCount(), t.holderCount(), t.waiterCount(),
+        t.sessionCount(), t.outcomeCount(), t.meta(), t.nextDeadlineMs());
+  }
+
+  State state() {
+    return state(table);
+  }
+}

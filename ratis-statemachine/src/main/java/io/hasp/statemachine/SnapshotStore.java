@@ -25,7 +25,8 @@ import org.apache.ratis.util.MD5FileUtil;
  * directory that holds nothing else (Ratis replaces it wholesale when it installs a snapshot from the leader).
  * A snapshot directory appears atomically: it is written under a temporary name and renamed.
  *
- * <p>The file list of a snapshot is given to Ratis relative to {@link #getSnapshotDir()}, with MD5 digests,
+ * <p>The file list of a snapshot is given to Ratis as absolute paths (it sends them relative to
+ * {@link #getSnapshotDir()}), with MD5 digests,
  * so a lagging follower receives and verifies every file.
  */
 public final class SnapshotStore implements StateMachineStorage {
@@ -106,7 +107,7 @@ public final class SnapshotStore implements StateMachineStorage {
     List<FileInfo> files = new ArrayList<>();
     try (Stream<Path> walk = Files.walk(dir)) {
       for (Path f : (Iterable<Path>) walk.filter(Files::isRegularFile).sorted()::iterator) {
-        files.add(new FileInfo(snapshotDir.relativize(f), md5(f)));
+        files.add(new FileInfo(f.toAbsolutePath(), md5(f)));
       }
     }
     return new FileListSnapshotInfo(files, ti);

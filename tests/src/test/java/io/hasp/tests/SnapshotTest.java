@@ -72,7 +72,7 @@ class SnapshotTest {
     long target = cluster.status(leader).getCommitIndex();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (cluster.status(victim) == null || cluster.status(victim).getAppliedIndex() < target) {
-      assertTrue(System.nanoTime() < deadline, "wiped node did not catch up: " + cluster.status(victim));
+      assertTrue(System.nanoTime() < deadline, "wiped node did not catch up: " + cluster.status(victim) + "\n" + cluster.tail(victim) + "\nleader:\n" + cluster.tail(leader));
       ProcessCluster.sleep(100);
     }
     assertTrue(Files.readString(cluster.logFile(victim)).contains("Loading state from snapshot"),

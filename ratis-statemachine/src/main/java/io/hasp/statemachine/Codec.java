@@ -23,9 +23,8 @@ import java.util.List;
 public final class Codec {
   private Codec() {}
 
-  /** Decodes a log entry. Throws IllegalArgumentException for an entry with no operation. */
-  public static Command toCommand(io.hasp.proto.replicated.Command c) {
-    long now = c.getNowMs();
+  /** Decodes one command of a log entry, at the entry's stamped time. Throws IllegalArgumentException for a command with no operation. */
+  public static Command toCommand(io.hasp.proto.replicated.Command c, long now) {
     String client = c.getClientId();
     long req = c.getRequestId();
     switch (c.getOpCase()) {

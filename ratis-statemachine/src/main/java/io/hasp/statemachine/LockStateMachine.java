@@ -7,7 +7,8 @@ import io.hasp.proto.IsLockedResponse;
 import io.hasp.proto.ListLocksResponse;
 import io.hasp.proto.LockInfo;
 import io.hasp.proto.LockSummary;
-import io.hasp.proto.replicated.CommandReply;
+import io.hasp.proto.replicated.BatchReply;
+import io.hasp.proto.replicated.CommandBatch;
 import io.hasp.proto.replicated.ListQuery;
 import io.hasp.proto.replicated.Query;
 import io.hasp.statemachine.core.Changes;
@@ -155,20 +156,25 @@ public final class LockStateMachine extends BaseStateMachine {
   // Write path
   // ------------------------------------------------------------------------------------------------
 
-  /** Leader only: validates the command and stamps it with the leader's clock (never running backwards). */
+  /** Leader only: validates the batch and stamps it with the leader's clock (never running backwards). */
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
-    io.hasp.proto.replicated.Command command;
+    CommandBatch batch;
     try {
-      command = io.hasp.proto.replicated.Command.parseFrom(request.getMessage().getContent().asReadOnlyByteBuffer());
+      batch = CommandBatch.parseFrom(request.getMessage().getContent().asReadOnlyByteBuffer());
     } catch (InvalidProtocolBufferException e) {
-      throw new IOException("malformed command: " + e.getMessage(), e);
+      throw new IOException("malformed command batch: " + e.getMessage(), e);
     }
-    if (command.getOpCase() == io.hasp.proto.replicated.Command.OpCase.OP_NOT_SET) {
-      throw new IOException("command carries no operation");
+    if (batch.getCommandsCount() == 0) {
+      throw new IOException("empty command batch");
+    }
+    for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
+      if (c.getOpCase() == io.hasp.proto.replicated.Command.OpCase.OP_NOT_SET) {
+        throw new IOException("command carries no operation");
+      }
     }
     long now = lastStampMs.accumulateAndGet(clockMs.getAsLong(), Math::max);
-    byte[] stamped = command.toBuilder().setNowMs(now).build().toByteArray();
+    byte[] stamped = batch.toBuilder().setNowMs(now).build().toByteArray();
     return TransactionContext.newBuilder()
         .setStateMachine(this)
         .setClientRequest(request)
@@ -185,22 +191,30 @@ public final class LockStateMachine extends BaseStateMachine {
       updateLastAppliedTermIndex(term, index);
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
-    Command command;
+    CommandBatch batch;
     try {
-      command = Codec.toCommand(io.hasp.proto.replicated.Command.parseFrom(
-          entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer()));
-    } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+      batch = CommandBatch.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+    } catch (InvalidProtocolBufferException e) {
       // Cannot happen for entries stamped by startTransaction; apply it as a no-op on every replica alike.
       LOG.error("Skipping undecodable log entry {}: {}", index, e.getMessage());
       updateLastAppliedTermIndex(term, index);
-      return CompletableFuture.completedFuture(reply(Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable entry")));
+      return CompletableFuture.completedFuture(Message.EMPTY);
     }
     Events events = new Events();
-    Result result;
+    BatchReply.Builder replies = BatchReply.newBuilder();
     synchronized (lock) {
-      try (LockStore.Batch batch = store.newBatch()) {
-        result = table.apply(index, command, new Tee(batch, events));
-        batch.commit(term, index, table.meta());
+      try (LockStore.Batch writes = store.newBatch()) {
+        Tee changes = new Tee(writes, events);
+        for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
+          Result result;
+          try {
+            result = table.apply(index, Codec.toCommand(c, batch.getNowMs()), changes);
+          } catch (IllegalArgumentException e) {
+            result = Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable command: " + e.getMessage());
+          }
+          replies.addReplies(Codec.toReply(result));
+        }
+        writes.commit(term, index, table.meta());
       } catch (IOException e) {
         // The table and the store now disagree: stop this replica rather than serve a state it cannot keep.
         throw new IllegalStateException("cannot persist entry " + index + ": " + e.getMessage(), e);
@@ -209,16 +223,12 @@ public final class LockStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(term, index);
     events.deliver(listener);
-    return CompletableFuture.completedFuture(reply(result));
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(replies.build().toByteArray())));
   }
 
-  private static Message reply(Result result) {
-    return Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.toReply(result).toByteArray()));
-  }
-
-  /** Decodes a reply produced by {@link #applyTransaction}. */
-  public static CommandReply parseReply(Message message) throws InvalidProtocolBufferException {
-    return CommandReply.parseFrom(message.getContent().asReadOnlyByteBuffer());
+  /** Decodes the replies produced by {@link #applyTransaction}. */
+  public static BatchReply parseReplies(Message message) throws InvalidProtocolBufferException {
+    return BatchReply.parseFrom(message.getContent().asReadOnlyByteBuffer());
   }
 
   /** Sends record changes to the batch and events to the collector. */

@@ -126,7 +126,8 @@ public final class LockStore implements Closeable {
       Applied applied = new Applied(0, 0);
       if (m != null) {
         MetaRecord r = MetaRecord.parseFrom(m);
-        table.restoreMeta(new Meta(r.getLastToken(), Math.max(1, r.getNextWaiterSeq()), r.getLastNowMs()));
+        table.restoreMeta(new Meta(r.getLastToken(), Math.max(1, r.getNextWaiterSeq()), r.getLastNowMs(),
+            r.getLastSessionId()));
         applied = new Applied(r.getAppliedTerm(), r.getAppliedIndex());
       }
       forEach(locks, v -> {
@@ -246,6 +247,7 @@ public final class LockStore implements Closeable {
       Meta m = tableMeta != null ? tableMeta : current;
       put(meta, META_KEY, MetaRecord.newBuilder().setAppliedIndex(index).setAppliedTerm(term)
           .setLastToken(m.lastToken()).setNextWaiterSeq(m.nextWaiterSeq()).setLastNowMs(m.lastNowMs())
+          .setLastSessionId(m.lastSessionId())
           .build().toByteArray());
       try {
         db.write(writeOptions, batch);

@@ -77,6 +77,7 @@ public final class HaspNode implements Closeable {
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotThresholdEntries());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(Integer.MAX_VALUE, config.logPurgeGapEntries()));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.logSegmentSizeBytes()));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {

@@ -32,6 +32,7 @@ public record NodeConfig(
     Duration electionTimeoutMax,
     long snapshotThresholdEntries,
     long logSegmentSizeBytes,
+    long logPurgeGapEntries,
     Duration tickInterval) {
 
   /** Every key a config file may hold, with its default ("" = required). */
@@ -49,6 +50,7 @@ public record NodeConfig(
     m.put("election.timeout.max", "600ms");
     m.put("snapshot.threshold.entries", "10000");
     m.put("log.segment.size.bytes", "1048576");
+    m.put("log.purge.gap.entries", "1024");
     m.put("tick.interval", "50ms");
     return m;
   }
@@ -151,6 +153,7 @@ public record NodeConfig(
     return new NodeConfig(id, api, raft, peers, Path.of(v.get("data.dir")).toAbsolutePath(), v.get("group.id"),
         min, max, parsePositiveLong("snapshot.threshold.entries", v.get("snapshot.threshold.entries")),
         parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
+        parsePositiveLong("log.purge.gap.entries", v.get("log.purge.gap.entries")),
         parseDuration("tick.interval", v.get("tick.interval")));
   }
 

@@ -7,7 +7,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.hasp.proto.ErrorCode;
+import io.hasp.proto.replicated.BatchReply;
 import io.hasp.proto.replicated.Command;
+import io.hasp.proto.replicated.CommandBatch;
 import io.hasp.proto.replicated.CommandReply;
 import io.hasp.proto.replicated.HaspInternalGrpc;
 import io.hasp.proto.replicated.Query;
@@ -40,7 +42,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
  * How commands reach the Raft log and reads reach the applied state, without parking a thread.
  *
  * <ul>
- *   <li>Writes on the leader are submitted straight to the local Ratis server. On a follower they are forwarded
+ *   <li>Writes on the leader are grouped ({@link GroupCommit}) and submitted straight to the local Ratis server. On a follower they are forwarded
  *       to the leader's API port ({@code HaspInternal.Forward}), which submits them there.
  *   <li>Reads are ReadIndex reads on this node (Ratis asks the leader for the read index when this node follows).
  *   <li>While there is no leader (election, partition) a call is retried every {@link #RETRY_DELAY_MS} until
@@ -60,6 +62,7 @@ public final class Replicator implements Closeable {
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final GroupCommit groupCommit = new GroupCommit(this::appendBatch);
   private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-retry");
     t.setDaemon(true);
@@ -82,9 +85,16 @@ public final class Replicator implements Closeable {
     return result;
   }
 
-  /** Appends the command only if this node is the leader (used by the leader's own timer and by Forward). */
+  /**
+   * Appends the command only if this node is the leader (used by the leader's own timer and by Forward),
+   * grouped with concurrent commands into one log entry.
+   */
   public CompletableFuture<CommandReply> writeLocal(Command command) {
-    return submit(command.toByteArray(), RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReply);
+    return groupCommit.submit(command);
+  }
+
+  private CompletableFuture<BatchReply> appendBatch(CommandBatch batch) {
+    return submit(batch.toByteArray(), RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReplies);
   }
 
   private void attemptWrite(Command command, long deadline, CompletableFuture<CommandReply> result, HaspError last) {
@@ -213,9 +223,9 @@ public final class Replicator implements Closeable {
     }
   }
 
-  private static CommandReply parseReply(RaftClientReply reply) {
+  private static BatchReply parseReplies(RaftClientReply reply) {
     try {
-      return LockStateMachine.parseReply(reply.getMessage());
+      return LockStateMachine.parseReplies(reply.getMessage());
     } catch (InvalidProtocolBufferException e) {
       throw new HaspError(ErrorCode.INTERNAL, "unreadable state machine reply");
     }
@@ -263,6 +273,7 @@ public final class Replicator implements Closeable {
   @Override
   public void close() {
     retries.shutdownNow();
+    groupCommit.failAll(noQuorum("node shutting down"));
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();
     }

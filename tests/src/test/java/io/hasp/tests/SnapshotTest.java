@@ -37,7 +37,8 @@ class SnapshotTest {
 
   @Test
   void wipedFollowerCatchesUpFromSnapshot() throws Exception {
-    cluster = ProcessCluster.start(3, dir, Map.of("snapshot.threshold.entries", "400", "log.segment.size.bytes", "32768"));
+    cluster = ProcessCluster.start(3, dir, Map.of("snapshot.threshold.entries", "100", "log.segment.size.bytes", "8192",
+        "log.purge.gap.entries", "50"));
     Rpc c = new Rpc();
     List<LockResponse> kept = new ArrayList<>();
     for (int i = 0; i < 20; i++) {

@@ -102,8 +102,10 @@ public final class LockTable {
   /**
    * Applies one committed command.
    *
-   * @param index the Raft log index of the entry (becomes the fencing token of grants it makes, or the
-   *     session id it opens)
+   * @param index the Raft log index of the entry. Several commands may share one entry (a batch): the
+   *     fencing token of a grant is {@code max(lastToken + 1, index)} and a new session id
+   *     {@code max(lastSessionId + 1, index)}, so both equal the log index when an entry holds one command
+   *     and are strictly increasing always
    * @param changes receives every record change and event, in order
    */
   public Result apply(long index, Command command, Changes changes) {
@@ -114,7 +116,7 @@ public final class LockTable {
     }
     long now = Math.max(command.nowMs(), meta.lastNowMs());
     Meta before = meta;
-    meta = new Meta(meta.lastToken(), meta.nextWaiterSeq(), now);
+    meta = meta.withLastNowMs(now);
     Result result;
     if (command instanceof Command.Acquire c) {
       result = acquire(index, now, c, changes);
@@ -221,7 +223,7 @@ public final class LockTable {
     long deadline = c.waitTimeoutMs() < 0 ? 0 : now + c.waitTimeoutMs();
     Waiter waiter = new Waiter(c.name(), meta.nextWaiterSeq(), c.clientId(), c.requestId(), c.sessionId(),
         c.owner(), c.leaseMs(), deadline, c.key(), c.size());
-    meta = new Meta(meta.lastToken(), meta.nextWaiterSeq() + 1, meta.lastNowMs());
+    meta = meta.withNextWaiterSeq(meta.nextWaiterSeq() + 1);
     lock.waiters.addLast(waiter);
     lock.waiterKeys.add(waiter.key());
     waiterCount++;
@@ -344,7 +346,9 @@ public final class LockTable {
     if (sessions.size() >= Limits.SESSIONS_MAX) {
       return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + Limits.SESSIONS_MAX + " sessions");
     }
-    Session session = new Session(index, c.ttlMs(), now + c.ttlMs(), c.owner(), c.clientId());
+    long id = Math.max(meta.lastSessionId() + 1, index);
+    meta = meta.withLastSessionId(id);
+    Session session = new Session(id, c.ttlMs(), now + c.ttlMs(), c.owner(), c.clientId());
     sessions.put(session.id(), session);
     deadlines.add(sessionDue(session));
     changes.putSession(session);
@@ -448,7 +452,7 @@ public final class LockTable {
       long leaseMs, String clientId, long requestId, Changes changes) {
     assert !lock.isFull() : "grant on a full lock " + lock.name;
     long token = Math.max(meta.lastToken() + 1, index);
-    meta = new Meta(token, meta.nextWaiterSeq(), meta.lastNowMs());
+    meta = meta.withLastToken(token);
     Holder holder = new Holder(lock.name, key, token, sessionId, owner, leaseMs, leaseMs > 0 ? now + leaseMs : 0,
         now, clientId, requestId);
     lock.holders.put(key, holder);

@@ -149,12 +149,12 @@ class LockTablePersistenceTest {
   void restoreRejectsRecordsWithoutTheirLock() {
     LockTable t = new LockTable();
     t.restoreHolder(new Holder("orphan", "k", 5, 0, "", 0, 0, 0, "c", 1));
-    t.restoreMeta(new Meta(5, 1, 0));
+    t.restoreMeta(new Meta(5, 1, 0, 0));
     assertThrows(IllegalStateException.class, t::finishRestore);
 
     LockTable u = new LockTable();
     u.restoreWaiter(new Waiter("orphan", 1, "c", 1, 0, "", 0, 0, "k", 1));
-    u.restoreMeta(new Meta(0, 2, 0));
+    u.restoreMeta(new Meta(0, 2, 0, 0));
     assertThrows(IllegalStateException.class, u::finishRestore);
   }
 
@@ -162,7 +162,7 @@ class LockTablePersistenceTest {
   void restoreChecksTheInvariants() {
     // a holder of a session that is not there
     LockTable t = new LockTable();
-    t.restoreMeta(new Meta(5, 1, 0));
+    t.restoreMeta(new Meta(5, 1, 0, 0));
     t.restoreLock("l", 1);
     t.restoreHolder(new Holder("l", "k", 5, 42, "", 0, 0, 0, "c", 1));
     assertThrows(IllegalStateException.class, t::finishRestore);

@@ -21,7 +21,7 @@ public final class NodeCommand implements Callable<Integer> {
   }
 
   @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
-      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, tick.interval)")
+      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval)")
   Path config;
 
   @Option(names = "--id", description = "Node id (node.id)")

@@ -174,7 +174,7 @@ public final class HaspCli implements Runnable {
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
-                .withDeadlineAfter(1, TimeUnit.SECONDS).clusterStatus(ClusterStatusRequest.getDefaultInstance());
+                .withDeadlineAfter(2, TimeUnit.SECONDS).clusterStatus(ClusterStatusRequest.getDefaultInstance());
             up++;
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();

@@ -212,7 +212,7 @@ public final class Replicator implements Closeable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().directExecutor().build());
   }
 
   private void retryLater(Runnable r) {

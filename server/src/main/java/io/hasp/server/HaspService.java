@@ -195,51 +195,39 @@ final class HaspService extends HaspGrpc.HaspImplBase {
 
   @Override
   public void unlock(UnlockRequest r, StreamObserver<UnlockResponse> observer) {
-    NodeMetrics.Call call = metrics.start("unlock");
-    try {
+    write("unlock", observer, () -> {
       checkName(r.getName());
       checkKey(r.getKey());
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setRelease(ReleaseCmd.newBuilder().setName(r.getName()).setKey(r.getKey())).build();
-      write(c, call, observer, reply -> UnlockResponse.newBuilder().setUnlocked(true).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> UnlockResponse.newBuilder().setUnlocked(true).build());
   }
 
   @Override
   public void renew(RenewRequest r, StreamObserver<RenewResponse> observer) {
-    NodeMetrics.Call call = metrics.start("renew");
-    try {
+    write("renew", observer, () -> {
       checkName(r.getName());
       checkKey(r.getKey());
       if (r.getLeaseMs() <= 0 || r.getLeaseMs() > Limits.LEASE_MS_MAX) {
         throw Errors.invalid("lease_ms must be between 1 and " + Limits.LEASE_MS_MAX + ", got " + r.getLeaseMs());
       }
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setRenew(RenewCmd.newBuilder().setName(r.getName()).setKey(r.getKey()).setLeaseMs(r.getLeaseMs())).build();
-      write(c, call, observer, reply -> RenewResponse.newBuilder().setGrant(grant(reply.getRenewed())).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> RenewResponse.newBuilder().setGrant(grant(reply.getRenewed())).build());
   }
 
   @Override
   public void flushLocks(FlushLocksRequest r, StreamObserver<FlushLocksResponse> observer) {
-    NodeMetrics.Call call = metrics.start("flush");
-    try {
+    write("flush", observer, () -> {
       if (r.getNamesCount() > Limits.FLUSH_NAMES_MAX) {
         throw Errors.invalid("at most " + Limits.FLUSH_NAMES_MAX + " names per flush, got " + r.getNamesCount());
       }
       for (String name : r.getNamesList()) {
         checkName(name);
       }
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setFlush(FlushCmd.newBuilder().addAllNames(r.getNamesList())).build();
-      write(c, call, observer, reply -> FlushLocksResponse.newBuilder().addAllReleased(reply.getNames().getNamesList()).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> FlushLocksResponse.newBuilder().addAllReleased(reply.getNames().getNamesList()).build());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -248,48 +236,36 @@ final class HaspService extends HaspGrpc.HaspImplBase {
 
   @Override
   public void openSession(OpenSessionRequest r, StreamObserver<OpenSessionResponse> observer) {
-    NodeMetrics.Call call = metrics.start("open_session");
-    try {
+    write("open_session", observer, () -> {
       long ttl = r.getTtlMs() == 0 ? Limits.SESSION_TTL_MS_DEFAULT : r.getTtlMs();
       if (ttl < Limits.SESSION_TTL_MS_MIN || ttl > Limits.SESSION_TTL_MS_MAX) {
         throw Errors.invalid("ttl_ms must be between " + Limits.SESSION_TTL_MS_MIN + " and "
             + Limits.SESSION_TTL_MS_MAX + ", got " + r.getTtlMs());
       }
       checkOwner(r.getOwner());
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setOpenSession(OpenSessionCmd.newBuilder().setTtlMs(ttl).setOwner(r.getOwner())).build();
-      write(c, call, observer, reply -> OpenSessionResponse.newBuilder()
-          .setSessionId(reply.getSession().getSessionId()).setTtlMs(reply.getSession().getTtlMs()).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> OpenSessionResponse.newBuilder()
+        .setSessionId(reply.getSession().getSessionId()).setTtlMs(reply.getSession().getTtlMs()).build());
   }
 
   @Override
   public void keepAlive(KeepAliveRequest r, StreamObserver<KeepAliveResponse> observer) {
-    NodeMetrics.Call call = metrics.start("keep_alive");
-    try {
+    write("keep_alive", observer, () -> {
       checkSessionId(r.getSessionId());
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setKeepAlive(KeepAliveCmd.newBuilder().setSessionId(r.getSessionId())).build();
-      write(c, call, observer, reply -> KeepAliveResponse.newBuilder().setTtlMs(reply.getSession().getTtlMs())
-          .setExpiresAtMs(reply.getSession().getExpiresAtMs()).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> KeepAliveResponse.newBuilder().setTtlMs(reply.getSession().getTtlMs())
+        .setExpiresAtMs(reply.getSession().getExpiresAtMs()).build());
   }
 
   @Override
   public void closeSession(CloseSessionRequest r, StreamObserver<CloseSessionResponse> observer) {
-    NodeMetrics.Call call = metrics.start("close_session");
-    try {
+    write("close_session", observer, () -> {
       checkSessionId(r.getSessionId());
-      Command c = base(header(r.getHeader(), r.hasHeader()))
+      return base(header(r.getHeader(), r.hasHeader()))
           .setCloseSession(CloseSessionCmd.newBuilder().setSessionId(r.getSessionId())).build();
-      write(c, call, observer, reply -> CloseSessionResponse.newBuilder().addAllReleased(reply.getNames().getNamesList()).build());
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, reply -> CloseSessionResponse.newBuilder().addAllReleased(reply.getNames().getNamesList()).build());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -298,56 +274,46 @@ final class HaspService extends HaspGrpc.HaspImplBase {
 
   @Override
   public void isLocked(IsLockedRequest r, StreamObserver<IsLockedResponse> observer) {
-    NodeMetrics.Call call = metrics.start("is_locked");
-    try {
+    read("is_locked", observer, () -> {
       checkName(r.getName());
-      read(Query.newBuilder().setIsLocked(r.getName()).build(), call, observer, IsLockedResponse::parseFrom);
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+      return Query.newBuilder().setIsLocked(r.getName()).build();
+    }, IsLockedResponse::parseFrom);
   }
 
   @Override
   public void getLock(GetLockRequest r, StreamObserver<GetLockResponse> observer) {
-    NodeMetrics.Call call = metrics.start("get_lock");
-    try {
+    read("get_lock", observer, () -> {
       checkName(r.getName());
-      read(Query.newBuilder().setGetLock(r.getName()).build(), call, observer, bytes -> {
-        GetLockResponse g = GetLockResponse.parseFrom(bytes);
-        if (!g.getExists()) {
-          return g;
+      return Query.newBuilder().setGetLock(r.getName()).build();
+    }, bytes -> {
+      GetLockResponse g = GetLockResponse.parseFrom(bytes);
+      if (!g.getExists()) {
+        return g;
+      }
+      long now = clockMs.getAsLong();
+      LockInfo.Builder info = g.getLock().toBuilder();
+      for (int i = 0; i < info.getHoldersCount(); i++) {
+        HolderInfo h = info.getHolders(i);
+        if (h.getExpiresAtMs() > 0) {
+          info.setHolders(i, h.toBuilder().setRemainingLeaseMs(Math.max(0, h.getExpiresAtMs() - now)));
         }
-        long now = clockMs.getAsLong();
-        LockInfo.Builder info = g.getLock().toBuilder();
-        for (int i = 0; i < info.getHoldersCount(); i++) {
-          HolderInfo h = info.getHolders(i);
-          if (h.getExpiresAtMs() > 0) {
-            info.setHolders(i, h.toBuilder().setRemainingLeaseMs(Math.max(0, h.getExpiresAtMs() - now)));
-          }
-        }
-        return g.toBuilder().setLock(info).build();
-      });
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+      }
+      return g.toBuilder().setLock(info).build();
+    });
   }
 
   @Override
   public void listLocks(ListLocksRequest r, StreamObserver<ListLocksResponse> observer) {
-    NodeMetrics.Call call = metrics.start("list_locks");
-    try {
+    read("list_locks", observer, () -> {
       if (r.getPrefix().getBytes(StandardCharsets.UTF_8).length > Limits.LOCK_NAME_BYTES_MAX) {
         throw Errors.invalid("prefix is longer than " + Limits.LOCK_NAME_BYTES_MAX + " bytes");
       }
       if (r.getLimit() > Limits.LIST_LIMIT_MAX) {
         throw Errors.invalid("limit must be at most " + Limits.LIST_LIMIT_MAX + ", got " + r.getLimit());
       }
-      Query q = Query.newBuilder().setList(ListQuery.newBuilder().setPrefix(r.getPrefix())
+      return Query.newBuilder().setList(ListQuery.newBuilder().setPrefix(r.getPrefix())
           .setAfter(r.getPageToken()).setLimit(r.getLimit())).build();
-      read(q, call, observer, ListLocksResponse::parseFrom);
-    } catch (HaspError e) {
-      call.fail(observer, e);
-    }
+    }, ListLocksResponse::parseFrom);
   }
 
   @Override
@@ -364,7 +330,20 @@ final class HaspService extends HaspGrpc.HaspImplBase {
     T parse(byte[] bytes) throws InvalidProtocolBufferException;
   }
 
-  private <T> void write(Command c, NodeMetrics.Call call, StreamObserver<T> observer, Function<CommandReply, T> onOk) {
+  /**
+   * One mutating call: {@code command} validates the request and builds the command (throwing a HaspError
+   * for bad input, so nothing is proposed); the reply is mapped by {@code onOk} or answered as an error.
+   */
+  private <T> void write(String op, StreamObserver<T> observer, Supplier<Command> command,
+      Function<CommandReply, T> onOk) {
+    NodeMetrics.Call call = metrics.start(op);
+    Command c;
+    try {
+      c = command.get();
+    } catch (HaspError e) {
+      call.fail(observer, e);
+      return;
+    }
     replicator.write(c).whenComplete((reply, error) -> {
       if (error != null) {
         call.fail(observer, error);
@@ -376,7 +355,16 @@ final class HaspService extends HaspGrpc.HaspImplBase {
     });
   }
 
-  private <T> void read(Query q, NodeMetrics.Call call, StreamObserver<T> observer, Parser<T> parser) {
+  /** One linearizable read: {@code query} validates and builds the question; {@code parser} reads the answer. */
+  private <T> void read(String op, StreamObserver<T> observer, Supplier<Query> query, Parser<T> parser) {
+    NodeMetrics.Call call = metrics.start(op);
+    Query q;
+    try {
+      q = query.get();
+    } catch (HaspError e) {
+      call.fail(observer, e);
+      return;
+    }
     replicator.read(q).whenComplete((bytes, error) -> {
       if (error != null) {
         call.fail(observer, error);

@@ -9,28 +9,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The CLI as a user runs it: separate processes against a real cluster. */
-class CliTest {
-  @TempDir static Path dir;
-  static ProcessCluster cluster;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ProcessCluster.start(3, dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class CliTest extends SharedClusterTest {
   private static ProcessBuilder cli(String... args) {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
         "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),

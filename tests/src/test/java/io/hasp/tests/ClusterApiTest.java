@@ -21,31 +21,12 @@ import io.hasp.proto.OpenSessionRequest;
 import io.hasp.proto.RenewRequest;
 import io.hasp.proto.RequestHeader;
 import io.hasp.proto.UnlockRequest;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Every API call against a real 3-node cluster, through the leader and through followers. */
-class ClusterApiTest {
-  @TempDir static Path dir;
-  static ProcessCluster cluster;
-
-  @BeforeAll
-  static void startCluster() throws Exception {
-    cluster = ProcessCluster.start(3, dir);
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class ClusterApiTest extends SharedClusterTest {
   @Test
   void lockTryLockUnlockThroughEveryNode() {
     for (int node = 0; node < 3; node++) {

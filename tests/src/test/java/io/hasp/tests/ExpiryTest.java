@@ -6,30 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.Status;
 import io.hasp.proto.IsLockedRequest;
 import io.hasp.proto.OpenSessionRequest;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Leases, wait timeouts and session expiry fire within a second of their deadline, never before it. */
-class ExpiryTest {
-  @TempDir static Path dir;
-  static ProcessCluster cluster;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ProcessCluster.start(3, dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class ExpiryTest extends SharedClusterTest {
   @Test
   void leaseExpiresWithinASecondOfItsDeadline() {
     Rpc c = new Rpc();

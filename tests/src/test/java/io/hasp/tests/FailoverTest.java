@@ -10,25 +10,12 @@ import io.hasp.proto.GetLockRequest;
 import io.hasp.proto.GetLockResponse;
 import io.hasp.proto.IsLockedRequest;
 import io.hasp.proto.LockResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** kill -9 of the leader: holders, tokens, queued waiters and leases survive; new grants get larger tokens. */
-class FailoverTest {
-  @TempDir Path dir;
-  ProcessCluster cluster;
-
-  @AfterEach
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class FailoverTest extends FreshClusterTest {
   @Test
   void holderAndWaiterSurviveKillOfTheLeader() throws Exception {
     cluster = ProcessCluster.start(3, dir);

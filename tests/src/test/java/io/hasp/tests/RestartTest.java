@@ -11,26 +11,13 @@ import io.hasp.proto.KeepAliveRequest;
 import io.hasp.proto.LockRequest;
 import io.hasp.proto.LockResponse;
 import io.hasp.proto.OpenSessionRequest;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Stop every node, start them again: holders, waiter queues and sessions are as before. */
-class RestartTest {
-  @TempDir Path dir;
-  ProcessCluster cluster;
-
-  @AfterEach
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class RestartTest extends FreshClusterTest {
   @Test
   void fullRestartKeepsLocksWaitersAndSessions() throws Exception {
     cluster = ProcessCluster.start(3, dir);

@@ -19,22 +19,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Snapshots are taken, the log behind them is purged, and a wiped node catches up from a snapshot. */
-class SnapshotTest {
-  @TempDir Path dir;
-  ProcessCluster cluster;
-
-  @AfterEach
-  void stop() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
+class SnapshotTest extends FreshClusterTest {
   @Test
   void wipedFollowerCatchesUpFromSnapshot() throws Exception {
     cluster = ProcessCluster.start(3, dir, Map.of("snapshot.threshold.entries", "100", "log.segment.size.bytes", "8192",

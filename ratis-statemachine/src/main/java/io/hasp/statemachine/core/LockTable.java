@@ -247,12 +247,9 @@ public final class LockTable {
       return previous;
     }
     LockState lock = locks.get(c.name());
-    if (lock == null) {
-      return Result.fail(ErrorCode.LOCK_NOT_FOUND, "lock '" + c.name() + "' is not held");
-    }
-    Holder holder = lock.holders.get(c.key());
+    Holder holder = lock == null ? null : lock.holders.get(c.key());
     if (holder == null) {
-      return Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + c.name() + "'");
+      return noSuchHolder(c.name(), lock);
     }
     removeHolder(lock, holder, ReleaseReason.UNLOCK, changes);
     promote(index, now, lock, changes);
@@ -276,12 +273,9 @@ public final class LockTable {
       return previous;
     }
     LockState lock = locks.get(c.name());
-    if (lock == null) {
-      return Result.fail(ErrorCode.LOCK_NOT_FOUND, "lock '" + c.name() + "' is not held");
-    }
-    Holder holder = lock.holders.get(c.key());
+    Holder holder = lock == null ? null : lock.holders.get(c.key());
     if (holder == null) {
-      return Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + c.name() + "'");
+      return noSuchHolder(c.name(), lock);
     }
     Holder renewed = holder.withLease(c.leaseMs(), now + c.leaseMs());
     replaceHolder(lock, holder, renewed, changes);
@@ -623,6 +617,13 @@ public final class LockTable {
     }
     OutcomeKey key = outcomeKeys.get(ref);
     return key == null ? null : outcomes.get(key);
+  }
+
+  /** LOCK_NOT_FOUND when the lock does not exist, INVALID_KEY when the key is not one of its holders. */
+  private static Failure noSuchHolder(String name, LockState lock) {
+    return lock == null
+        ? Result.fail(ErrorCode.LOCK_NOT_FOUND, "lock '" + name + "' is not held")
+        : Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + name + "'");
   }
 
   private static Waiter findWaiter(LockState lock, long seq) {

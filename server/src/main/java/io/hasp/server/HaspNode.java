@@ -79,6 +79,10 @@ public final class HaspNode implements Closeable {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(Integer.MAX_VALUE, config.logPurgeGapEntries()));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.logSegmentSizeBytes()));
+    // Ratis keeps closed log segments in the heap (200 MB by default): a lock service needs few, and a
+    // full old generation means long GC pauses, which look like a dead leader to the others.
+    RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 4);
+    RaftServerConfigKeys.Log.setSegmentCacheSizeMax(p, SizeInBytes.valueOf("32MB"));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {

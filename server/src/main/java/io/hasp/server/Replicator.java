@@ -42,8 +42,9 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
  * How commands reach the Raft log and reads reach the applied state, without parking a thread.
  *
  * <ul>
- *   <li>Writes on the leader are grouped ({@link GroupCommit}) and submitted straight to the local Ratis server. On a follower they are forwarded
- *       to the leader's API port ({@code HaspInternal.Forward}), which submits them there.
+ *   <li>Writes are grouped ({@link GroupCommit}): on the leader a group is submitted straight to the local
+ *       Ratis server as one entry; on a follower it is forwarded whole to the leader's API port
+ *       ({@code HaspInternal.ForwardBatch}), which appends it as one entry.
  *   <li>Reads are ReadIndex reads on this node (Ratis asks the leader for the read index when this node follows).
  *   <li>While there is no leader (election, partition) a call is retried every {@link #RETRY_DELAY_MS} until
  *       {@link #CALL_TIMEOUT_MS} passes, then fails with NO_QUORUM. Retrying a command is safe: its
@@ -51,6 +52,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
  * </ul>
  */
 public final class Replicator implements Closeable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replicator.class);
   static final long CALL_TIMEOUT_MS = 8_000;
   static final long RETRY_DELAY_MS = 100;
 
@@ -62,7 +64,12 @@ public final class Replicator implements Closeable {
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-  private final GroupCommit groupCommit = new GroupCommit(this::appendBatch);
+  private final GroupCommit groupCommit = new GroupCommit(this::sendBatch);
+  private final java.util.concurrent.ExecutorService submitter = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "hasp-submit");
+    t.setDaemon(true);
+    return t;
+  });
   private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-retry");
     t.setDaemon(true);
@@ -86,14 +93,28 @@ public final class Replicator implements Closeable {
   }
 
   /**
-   * Appends the command only if this node is the leader (used by the leader's own timer and by Forward),
-   * grouped with concurrent commands into one log entry.
+   * One try: the command joins this node's current group; the group goes to the Raft log when this node leads,
+   * or to the leader in one ForwardBatch call otherwise. Used as is by the leader's own timer.
    */
   public CompletableFuture<CommandReply> writeLocal(Command command) {
     return groupCommit.submit(command);
   }
 
-  private CompletableFuture<BatchReply> appendBatch(CommandBatch batch) {
+  /** Where a group goes: appended here as one entry when leading, else forwarded whole to the leader. */
+  private CompletableFuture<BatchReply> sendBatch(CommandBatch batch) {
+    DivisionInfo i = info.get();
+    if (i != null && i.isLeader()) {
+      return appendBatch(batch);
+    }
+    RaftPeerId leader = i == null ? null : i.getLeaderId();
+    if (leader == null || !apiAddresses.containsKey(leader.toString())) {
+      return CompletableFuture.failedFuture(noQuorum("no leader is known"));
+    }
+    return forward(apiAddresses.get(leader.toString()), batch);
+  }
+
+  /** Leader only (ForwardBatch): appends a follower's group as one entry, or fails with NOT_LEADER. */
+  CompletableFuture<BatchReply> appendBatch(CommandBatch batch) {
     return submit(batch.toByteArray(), RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReplies);
   }
 
@@ -102,24 +123,14 @@ public final class Replicator implements Closeable {
       result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }
-    DivisionInfo i = info.get();
-    RaftPeerId leader = i == null ? null : i.getLeaderId();
-    CompletableFuture<CommandReply> attempt;
-    if (i != null && i.isLeader()) {
-      attempt = writeLocal(command);
-    } else if (leader != null && apiAddresses.containsKey(leader.toString())) {
-      attempt = forward(apiAddresses.get(leader.toString()), command, deadline);
-    } else {
-      retryLater(() -> attemptWrite(command, deadline, result, noQuorum("no leader is known")));
-      return;
-    }
-    attempt.whenComplete((reply, error) -> {
+    writeLocal(command).whenComplete((reply, error) -> {
       if (error == null) {
         result.complete(reply);
         return;
       }
       HaspError e = failure(error);
       if (e.code() == ErrorCode.NOT_LEADER || e.code() == ErrorCode.NO_QUORUM) {
+        LOG.debug("write {} will be retried: {}", command.getOpCase(), e.getMessage());
         retryLater(() -> attemptWrite(command, deadline, result, e));
       } else {
         result.completeExceptionally(e);
@@ -163,12 +174,14 @@ public final class Replicator implements Closeable {
         .setType(type)
         .setTimeoutMs(CALL_TIMEOUT_MS)
         .build();
-    CompletableFuture<RaftClientReply> f;
-    try {
-      f = server.submitClientRequestAsync(request);
-    } catch (java.io.IOException e) {
-      return CompletableFuture.failedFuture(e);
-    }
+    // Ratis may block briefly inside submit (a server-wide monitor); never on a gRPC I/O thread.
+    CompletableFuture<RaftClientReply> f = CompletableFuture.supplyAsync(() -> {
+      try {
+        return server.submitClientRequestAsync(request);
+      } catch (java.io.IOException e) {
+        return CompletableFuture.<RaftClientReply>failedFuture(e);
+      }
+    }, submitter).thenCompose(x -> x);
     return f.orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).thenApply(reply -> {
       if (!reply.isSuccess()) {
         RaftException e = reply.getException();
@@ -178,13 +191,15 @@ public final class Replicator implements Closeable {
     });
   }
 
-  private CompletableFuture<CommandReply> forward(String address, Command command, long deadline) {
-    CompletableFuture<CommandReply> f = new CompletableFuture<>();
-    HaspInternalGrpc.newStub(channel(address))
-        .withDeadlineAfter(Math.max(1, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS)
-        .forward(command, new StreamObserver<>() {
+  private CompletableFuture<BatchReply> forward(String address, CommandBatch batch) {
+    CompletableFuture<BatchReply> f = new CompletableFuture<>();
+    // From the root context: a group serves many client calls, and the call whose thread happens to send it
+    // must not cancel it by completing (gRPC propagates cancellation through the current Context).
+    io.grpc.Context.ROOT.run(() -> HaspInternalGrpc.newStub(channel(address))
+        .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .forwardBatch(batch, new StreamObserver<>() {
           @Override
-          public void onNext(CommandReply reply) {
+          public void onNext(BatchReply reply) {
             f.complete(reply);
           }
 
@@ -195,7 +210,7 @@ public final class Replicator implements Closeable {
 
           @Override
           public void onCompleted() {}
-        });
+        }));
     return f;
   }
 
@@ -273,6 +288,7 @@ public final class Replicator implements Closeable {
   @Override
   public void close() {
     retries.shutdownNow();
+    submitter.shutdownNow();
     groupCommit.failAll(noQuorum("node shutting down"));
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();

@@ -1,0 +1,80 @@
+package io.hasp.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's first command: ./hasp up starts 3 nodes and a leader, ./hasp status shows them, down stops them. */
+class LauncherTest {
+  @TempDir Path home;
+  int basePort;
+
+  private Path script() {
+    Path p = Path.of("..", "hasp").toAbsolutePath().normalize();
+    assertTrue(Files.isExecutable(p), "launcher at " + p);
+    return p;
+  }
+
+  private String run(int expectedExit, String... args) throws Exception {
+    String[] cmd = new String[args.length + 1];
+    cmd[0] = script().toString();
+    System.arraycopy(args, 0, cmd, 1, args.length);
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("HASP_HOME", home.toString());
+    pb.environment().put("HASP_BASE_PORT", Integer.toString(basePort));
+    pb.environment().remove("HASP_ENDPOINTS");
+    Process p = pb.start();
+    assertTrue(p.waitFor(180, TimeUnit.SECONDS), "timed out: " + String.join(" ", args));
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(expectedExit, p.exitValue(), out);
+    return out;
+  }
+
+  /** A base port whose API and Raft ports for 3 nodes are all free now. */
+  private static int freeBase() throws IOException {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int base = 20_000 + (int) (Math.random() * 30_000);
+      if (free(base + 1) && free(base + 2) && free(base + 3) && free(base + 101) && free(base + 102) && free(base + 103)) {
+        return base;
+      }
+    }
+    throw new IllegalStateException("no free port range");
+  }
+
+  private static boolean free(int port) {
+    try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @AfterEach
+  void down() throws Exception {
+    run(0, "down");
+  }
+
+  @Test
+  void upStatusLockDown() throws Exception {
+    basePort = freeBase();
+    String up = run(0, "up");
+    assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);
+    String status = run(0, "status");
+    assertEquals(3, status.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).*")).count(), status);
+    assertTrue(status.contains("LEADER"), status);
+    assertTrue(run(0, "lock", "launcher", "--", "echo", "held-it").contains("held-it"));
+    String again = run(0, "up");
+    assertTrue(again.contains("already running"), again);
+    assertTrue(run(0, "down").contains("stopped 3 node(s)"));
+  }
+}

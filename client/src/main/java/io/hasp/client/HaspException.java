@@ -1,0 +1,55 @@
+package io.hasp.client;
+
+import io.hasp.proto.ErrorCode;
+
+/**
+ * A call failed. {@link #code()} is the server's machine-readable code ({@code hasp-error-code}), or
+ * NO_QUORUM when no node could be reached in time. Unchecked: lock calls fail for reasons the caller usually
+ * handles in one place.
+ */
+public class HaspException extends RuntimeException {
+  private final ErrorCode code;
+
+  public HaspException(ErrorCode code, String message) {
+    super(code.name() + ": " + message);
+    this.code = code;
+  }
+
+  public ErrorCode code() {
+    return code;
+  }
+
+  /** The wait of a {@code lock} call ran out ({@code LOCK_WAIT_TIMEOUT}). */
+  public static final class LockWaitTimeoutException extends HaspException {
+    public LockWaitTimeoutException(String message) {
+      super(ErrorCode.LOCK_WAIT_TIMEOUT, message);
+    }
+  }
+
+  /** The session a hold was tied to ended; its holds are gone ({@code SESSION_EXPIRED}). */
+  public static final class SessionExpiredException extends HaspException {
+    public SessionExpiredException(String message) {
+      super(ErrorCode.SESSION_EXPIRED, message);
+    }
+  }
+
+  /** No node answered within the call timeout ({@code NO_QUORUM}); the outcome of a write is unknown. */
+  public static final class NoQuorumException extends HaspException {
+    public NoQuorumException(String message) {
+      super(ErrorCode.NO_QUORUM, message);
+    }
+  }
+
+  static HaspException of(ErrorCode code, String message) {
+    switch (code) {
+      case LOCK_WAIT_TIMEOUT:
+        return new LockWaitTimeoutException(message);
+      case SESSION_EXPIRED:
+        return new SessionExpiredException(message);
+      case NO_QUORUM:
+        return new NoQuorumException(message);
+      default:
+        return new HaspException(code, message);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+package io.hasp.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.hasp.proto.ErrorCode;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Everything that is decided without a server: validation before sending, retry policy, error mapping. */
+class ClientValidationTest {
+
+  @Test
+  void badOptionsAreRejectedBeforeAnythingIsSent() {
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().size(0));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().size(-1));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().size(1_000_001));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().lease(Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().lease(Duration.ofMillis(-1)));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().waitTimeout(Duration.ofSeconds(-1)));
+    assertThrows(NullPointerException.class, () -> LockOptions.builder().lease(null));
+    assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().owner("o".repeat(257)));
+    LockOptions ok = LockOptions.builder().size(3).lease(Duration.ofSeconds(60)).waitTimeout(Duration.ZERO).build();
+    assertEquals(3, ok.size());
+    assertEquals(Duration.ofSeconds(60), ok.lease());
+  }
+
+  @Test
+  void badNamesAreRejectedBeforeAnythingIsSent() {
+    assertThrows(NullPointerException.class, () -> HaspClient.checkName(null));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.checkName(""));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.checkName("x".repeat(513)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.checkName("é".repeat(257)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.checkName("a\tb"));
+    HaspClient.checkName("x".repeat(512));
+    // A client with an unreachable endpoint still refuses bad input at once (no network round trip).
+    try (HaspClient c = HaspClient.builder().endpoints("127.0.0.1:1").callTimeout(Duration.ofMillis(200)).build()) {
+      assertThrows(IllegalArgumentException.class, () -> c.lock(""));
+      assertThrows(IllegalArgumentException.class, () -> c.tryLock("x".repeat(600)));
+      assertThrows(IllegalArgumentException.class, () -> c.unlock("n", ""));
+      assertThrows(IllegalArgumentException.class, () -> c.flushLocks("ok", ""));
+      assertThrows(IllegalArgumentException.class, () -> c.newLock(""));
+    }
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().build());
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().endpoints("nohostport"));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().sessionTtl(Duration.ofMillis(10)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().callTimeout(Duration.ZERO));
+  }
+
+  private static StatusRuntimeException status(Status.Code code, String haspCode, String leader) {
+    Metadata t = new Metadata();
+    if (haspCode != null) {
+      t.put(Transport.ERROR_CODE, haspCode);
+    }
+    if (leader != null) {
+      t.put(Transport.LEADER, leader);
+    }
+    return Status.fromCode(code).withDescription(haspCode == null ? "x" : haspCode + ": msg").asRuntimeException(t);
+  }
+
+  @Test
+  void retryPolicyRetriesOnlyWhatIsSafeToRetry() {
+    assertTrue(Transport.decide(status(Status.Code.UNAVAILABLE, null, null)).retry());
+    assertTrue(Transport.decide(status(Status.Code.DEADLINE_EXCEEDED, null, null)).retry());
+    assertTrue(Transport.decide(status(Status.Code.UNAVAILABLE, "NO_QUORUM", null)).retry());
+    Transport.Decision d = Transport.decide(status(Status.Code.UNAVAILABLE, "NOT_LEADER", "127.0.0.1:7003"));
+    assertTrue(d.retry());
+    assertEquals("127.0.0.1:7003", d.hint());
+    assertFalse(Transport.decide(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null)).retry());
+    assertFalse(Transport.decide(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)).retry());
+    assertFalse(Transport.decide(status(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", null)).retry());
+    for (int round = 0; round < 20; round++) {
+      long b = Transport.backoffMs(round);
+      assertTrue(b >= Transport.BACKOFF_MIN_MS && b <= Transport.BACKOFF_MAX_MS, "backoff " + b);
+    }
+  }
+
+  @Test
+  void errorsMapToTypedExceptionsWithoutServerText() {
+    assertInstanceOf(HaspException.LockWaitTimeoutException.class,
+        Transport.toException(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)));
+    assertInstanceOf(HaspException.SessionExpiredException.class,
+        Transport.toException(status(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED", null)));
+    HaspException e = Transport.toException(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null));
+    assertEquals(ErrorCode.INVALID_KEY, e.code());
+    assertEquals("INVALID_KEY: msg", e.getMessage());
+    assertInstanceOf(HaspException.NoQuorumException.class, Transport.toException(status(Status.Code.UNAVAILABLE, null, null)));
+  }
+}

@@ -27,6 +27,7 @@ public final class FencedLock implements Lock {
     this.name = name;
   }
 
+  /** The lock's name. */
   public String name() {
     return name;
   }
@@ -115,6 +116,7 @@ public final class FencedLock implements Lock {
     return handle.token();
   }
 
+  /** True when this thread holds it and the hold is still valid. */
   public synchronized boolean isLockedByCurrentThread() {
     return owner == Thread.currentThread() && handle != null && handle.isValid();
   }

@@ -84,6 +84,7 @@ public final class HaspClient implements AutoCloseable {
     transport.findLeader();
   }
 
+  /** Starts a client configuration; {@link Builder#endpoints} is required. */
   public static Builder builder() {
     return new Builder();
   }
@@ -109,6 +110,7 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
+    /** host:port of every node's API, as a list. */
     public Builder endpoints(List<String> endpoints) {
       return endpoints(endpoints.toArray(new String[0]));
     }
@@ -119,6 +121,7 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
+    /** How long the cluster keeps this client's holds after its last keep-alive (default 10 s). */
     public Builder sessionTtl(Duration ttl) {
       if (ttl.toMillis() < 500 || ttl.toMillis() > 3_600_000) {
         throw new IllegalArgumentException("session TTL must be between 500 ms and 1 h, got " + ttl);
@@ -136,16 +139,19 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
+    /** Default for every lock call (default on); see {@link LockOptions}. */
     public Builder autoRenew(boolean autoRenew) {
       this.autoRenew = autoRenew;
       return this;
     }
 
+    /** Told of every hold lost without being released (default: a warning in the log). */
     public Builder lockLostListener(LockLostListener listener) {
       this.listener = Objects.requireNonNull(listener);
       return this;
     }
 
+    /** Connects (lazily) and asks the endpoints who leads. Throws when no endpoint was given. */
     public HaspClient build() {
       if (endpoints.isEmpty()) {
         throw new IllegalArgumentException("at least one endpoint is needed");
@@ -163,6 +169,7 @@ public final class HaspClient implements AutoCloseable {
     return lock(name, LockOptions.DEFAULT);
   }
 
+  /** Waits (FIFO) with these options; throws {@link HaspException} (e.g. LOCK_SIZE_MISMATCH, LOCK_WAIT_TIMEOUT). */
   public LockHandle lock(String name, LockOptions options) {
     return join(lockAsync(name, options));
   }
@@ -178,10 +185,12 @@ public final class HaspClient implements AutoCloseable {
     return tryLock(name, LockOptions.DEFAULT);
   }
 
+  /** {@link #tryLock(String)} with options (size, lease, owner, auto-renew; the wait timeout is ignored). */
   public Optional<LockHandle> tryLock(String name, LockOptions options) {
     return join(tryLockAsync(name, options));
   }
 
+  /** Async twin of {@link #tryLock(String, LockOptions)}. */
   public CompletableFuture<Optional<LockHandle>> tryLockAsync(String name, LockOptions options) {
     return acquire(name, options, true);
   }
@@ -259,6 +268,7 @@ public final class HaspClient implements AutoCloseable {
     join(renewAsync(handle, lease));
   }
 
+  /** Async twin of {@link #renew}. */
   public CompletableFuture<Void> renewAsync(LockHandle handle, Duration lease) {
     Objects.requireNonNull(handle, "handle");
     if (lease == null || lease.isNegative() || lease.isZero()) {

@@ -10,11 +10,13 @@ import io.hasp.proto.ErrorCode;
 public class HaspException extends RuntimeException {
   private final ErrorCode code;
 
+  /** A failure with the server's code and message. */
   public HaspException(ErrorCode code, String message) {
     super(code.name() + ": " + message);
     this.code = code;
   }
 
+  /** The machine-readable reason. */
   public ErrorCode code() {
     return code;
   }

@@ -41,6 +41,7 @@ public final class LockHandle implements AutoCloseable {
     this.leaseDeadline = leaseDeadline;
   }
 
+  /** The lock's name. */
   public String name() {
     return name;
   }
@@ -55,6 +56,7 @@ public final class LockHandle implements AutoCloseable {
     return token;
   }
 
+  /** The lock's size (1 for a mutex). */
   public long size() {
     return size;
   }

@@ -31,10 +31,12 @@ public final class LockOptions {
     this.autoRenew = b.autoRenew;
   }
 
+  /** A builder starting from: size 1, no lease, wait forever, no owner label, the client's auto-renew. */
   public static Builder builder() {
     return new Builder();
   }
 
+  /** Lock size: 1 for a mutex, N for a semaphore of N holders. */
   public long size() {
     return size;
   }
@@ -57,6 +59,7 @@ public final class LockOptions {
     private String owner = "";
     private Boolean autoRenew;
 
+    /** 1 (mutex) to 1,000,000. All users of a lock must agree on its size (else LOCK_SIZE_MISMATCH). */
     public Builder size(long size) {
       if (size < 1 || size > 1_000_000) {
         throw new IllegalArgumentException("size must be between 1 and 1,000,000, got " + size);
@@ -65,6 +68,7 @@ public final class LockOptions {
       return this;
     }
 
+    /** The hold ends this long after it is granted unless renewed. Positive. */
     public Builder lease(Duration lease) {
       Objects.requireNonNull(lease, "lease");
       if (lease.isNegative() || lease.isZero()) {
@@ -84,6 +88,7 @@ public final class LockOptions {
       return this;
     }
 
+    /** A label shown to operators by GetLock (e.g. host/pid), at most 256 bytes. */
     public Builder owner(String owner) {
       Objects.requireNonNull(owner, "owner");
       if (owner.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 256) {
@@ -93,11 +98,13 @@ public final class LockOptions {
       return this;
     }
 
+    /** Overrides the client's default: on = tied to the session and renewed; off with a lease = free-standing. */
     public Builder autoRenew(boolean autoRenew) {
       this.autoRenew = autoRenew;
       return this;
     }
 
+    /** The immutable options. */
     public LockOptions build() {
       return new LockOptions(this);
     }

@@ -25,6 +25,7 @@ public final class TaskLock {
     this.name = name;
   }
 
+  /** The task lock's name. */
   public String name() {
     return name;
   }
@@ -37,6 +38,7 @@ public final class TaskLock {
       this.handle = handle;
     }
 
+    /** The fencing token of this run. */
     public long token() {
       return handle.token();
     }
@@ -62,6 +64,7 @@ public final class TaskLock {
     };
   }
 
+  /** As {@link #wrap(Runnable)}, returning the task's result. */
   public <V> Callable<V> wrap(Callable<V> task) {
     return () -> {
       try (Held ignored = acquire()) {

@@ -9,6 +9,7 @@ public final class TaskLockedException extends RuntimeException {
     this.name = name;
   }
 
+  /** The task lock's name. */
   public String name() {
     return name;
   }

@@ -239,12 +239,17 @@ public final class HaspClient implements AutoCloseable {
 
   /** Releases a hold by name and key (a hold taken elsewhere, e.g. printed by the CLI). */
   public void unlock(String name, String key) {
+    join(unlockAsync(name, key));
+  }
+
+  /** Async twin of {@link #unlock(String, String)}: INVALID_KEY / LOCK_NOT_FOUND when that hold is gone. */
+  public CompletableFuture<Void> unlockAsync(String name, String key) {
     checkName(name);
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException("key must not be empty");
     }
-    join(transport.call(HaspGrpc.getUnlockMethod(), UnlockRequest.newBuilder().setHeader(header()).setName(name)
-        .setKey(key).build(), callTimeout.toMillis(), callTimeout.toMillis()));
+    return transport.call(HaspGrpc.getUnlockMethod(), UnlockRequest.newBuilder().setHeader(header()).setName(name)
+        .setKey(key).build(), callTimeout.toMillis(), callTimeout.toMillis()).thenApply(r -> null);
   }
 
   /** Same as {@code handle.close()}. */
@@ -325,41 +330,63 @@ public final class HaspClient implements AutoCloseable {
 
   /** Linearizable: true when the lock has at least one holder. */
   public boolean isLocked(String name) {
+    return join(isLockedAsync(name));
+  }
+
+  /** Async twin of {@link #isLocked}. */
+  public CompletableFuture<Boolean> isLockedAsync(String name) {
     checkName(name);
-    return join(transport.call(HaspGrpc.getIsLockedMethod(), IsLockedRequest.newBuilder().setName(name).build(),
-        callTimeout.toMillis(), callTimeout.toMillis())).getLocked();
+    return transport.call(HaspGrpc.getIsLockedMethod(), IsLockedRequest.newBuilder().setName(name).build(),
+        callTimeout.toMillis(), callTimeout.toMillis()).thenApply(r -> r.getLocked());
   }
 
   /** Linearizable: size, holders (token, owner, lease left) and waiter count; empty when the lock does not exist. */
   public Optional<io.hasp.proto.LockInfo> getLock(String name) {
+    return join(getLockAsync(name));
+  }
+
+  /** Async twin of {@link #getLock}. */
+  public CompletableFuture<Optional<io.hasp.proto.LockInfo>> getLockAsync(String name) {
     checkName(name);
-    GetLockResponse r = join(transport.call(HaspGrpc.getGetLockMethod(), GetLockRequest.newBuilder().setName(name)
-        .build(), callTimeout.toMillis(), callTimeout.toMillis()));
-    return r.getExists() ? Optional.of(r.getLock()) : Optional.empty();
+    return transport.call(HaspGrpc.getGetLockMethod(), GetLockRequest.newBuilder().setName(name).build(),
+        callTimeout.toMillis(), callTimeout.toMillis())
+        .thenApply(r -> r.getExists() ? Optional.of(r.getLock()) : Optional.<io.hasp.proto.LockInfo>empty());
   }
 
   /** Every lock whose name starts with {@code prefix}, all pages. */
   public List<LockSummary> listLocks(String prefix) {
+    return join(listLocksAsync(prefix));
+  }
+
+  /** Async twin of {@link #listLocks}: pages through the names one call after another. */
+  public CompletableFuture<List<LockSummary>> listLocksAsync(String prefix) {
     Objects.requireNonNull(prefix, "prefix");
-    List<LockSummary> all = new ArrayList<>();
-    String token = "";
-    do {
-      ListLocksResponse r = join(transport.call(HaspGrpc.getListLocksMethod(), ListLocksRequest.newBuilder()
-          .setPrefix(prefix).setPageToken(token).setLimit(1000).build(), callTimeout.toMillis(), callTimeout.toMillis()));
-      all.addAll(r.getLocksList());
-      token = r.getNextPageToken();
-    } while (!token.isEmpty());
-    return all;
+    return listPage(prefix, "", new ArrayList<>());
+  }
+
+  private CompletableFuture<List<LockSummary>> listPage(String prefix, String token, List<LockSummary> all) {
+    return transport.call(HaspGrpc.getListLocksMethod(), ListLocksRequest.newBuilder().setPrefix(prefix)
+        .setPageToken(token).setLimit(1000).build(), callTimeout.toMillis(), callTimeout.toMillis())
+        .thenCompose((ListLocksResponse r) -> {
+          all.addAll(r.getLocksList());
+          return r.getNextPageToken().isEmpty() ? CompletableFuture.completedFuture(all)
+              : listPage(prefix, r.getNextPageToken(), all);
+        });
   }
 
   /** Admin: force-releases every holder of the named locks (all locks when none is named); returns the names released. */
   public Set<String> flushLocks(String... names) {
+    return join(flushLocksAsync(names));
+  }
+
+  /** Async twin of {@link #flushLocks}. */
+  public CompletableFuture<Set<String>> flushLocksAsync(String... names) {
     for (String n : names) {
       checkName(n);
     }
-    return new LinkedHashSet<>(join(transport.call(HaspGrpc.getFlushLocksMethod(), FlushLocksRequest.newBuilder()
-        .setHeader(header()).addAllNames(List.of(names)).build(), callTimeout.toMillis(), callTimeout.toMillis()))
-        .getReleasedList());
+    return transport.call(HaspGrpc.getFlushLocksMethod(), FlushLocksRequest.newBuilder().setHeader(header())
+        .addAllNames(List.of(names)).build(), callTimeout.toMillis(), callTimeout.toMillis())
+        .thenApply(r -> new LinkedHashSet<>(r.getReleasedList()));
   }
 
   /** A {@link Lock} view of one named mutex with per-thread, reentrant ownership and a readable fence. */

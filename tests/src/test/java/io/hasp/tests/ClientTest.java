@@ -64,6 +64,25 @@ class ClientTest extends SharedClusterTest {
   }
 
   @Test
+  void asyncTwinsAgreeWithTheBlockingCalls() throws Exception {
+    try (HaspClient a = client()) {
+      LockHandle h = a.tryLockAsync("client-async", LockOptions.DEFAULT).get(10, TimeUnit.SECONDS).orElseThrow();
+      assertTrue(a.isLockedAsync("client-async").get(10, TimeUnit.SECONDS));
+      assertEquals(h.token(), a.getLockAsync("client-async").get(10, TimeUnit.SECONDS).orElseThrow().getHolders(0).getToken());
+      assertTrue(a.listLocksAsync("client-async").get(10, TimeUnit.SECONDS).stream()
+          .anyMatch(l -> l.getName().equals("client-async")));
+      a.renewAsync(h, Duration.ofSeconds(30)).get(10, TimeUnit.SECONDS);
+      a.unlockAsync("client-async", h.key()).get(10, TimeUnit.SECONDS);
+      assertFalse(a.isLockedAsync("client-async").get(10, TimeUnit.SECONDS));
+      java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> a.unlockAsync("client-async", h.key()).get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause() instanceof HaspException, e.toString());
+      a.lock("client-async");
+      assertEquals(Set.of("client-async"), a.flushLocksAsync("client-async").get(10, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
   void lockViewIsPerThreadReentrantAndFenced() throws Exception {
     try (HaspClient a = client()) {
       FencedLock lock = a.newLock("client-view");

@@ -102,7 +102,11 @@ public final class HaspNode implements Closeable {
     this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, apiAddresses);
     NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
-    HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics);
+    HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics,
+        config.unsafeLocalGrants());
+    if (config.unsafeLocalGrants()) {
+      LOG.warn("UNSAFE TEST MODE (unsafe.local.grants=true): TryLock grants without consensus; never use in production");
+    }
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     // Handlers never block (every call is answered from a future), so they run on the I/O threads: one
     // thread hand-off less per call, which matters on small machines.

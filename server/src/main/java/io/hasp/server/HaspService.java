@@ -69,12 +69,15 @@ final class HaspService extends HaspGrpc.HaspImplBase {
   private final Supplier<ClusterStatusResponse> status;
   private final LongSupplier clockMs;
   private final NodeMetrics metrics;
+  /** TEST ONLY (config unsafe.local.grants): answer TryLock from local state without consensus. */
+  private final boolean unsafeLocalGrants;
   /** For requests without a header: unique per node process, so they are never deduplicated by mistake. */
   private final String anonymousClientPrefix = "anon-" + UUID.randomUUID() + "-";
   private final AtomicLong anonymousIds = new AtomicLong();
 
   HaspService(Replicator replicator, Waits waits, Supplier<ClusterStatusResponse> status, LongSupplier clockMs,
-      NodeMetrics metrics) {
+      NodeMetrics metrics, boolean unsafeLocalGrants) {
+    this.unsafeLocalGrants = unsafeLocalGrants;
     this.replicator = replicator;
     this.waits = waits;
     this.status = status;
@@ -130,6 +133,10 @@ final class HaspService extends HaspGrpc.HaspImplBase {
           .build();
     } catch (HaspError e) {
       call.fail(out, e);
+      return;
+    }
+    if (tryOnly && unsafeLocalGrants) {
+      unsafeLocalTryLock(command.getAcquire(), call, out);
       return;
     }
     Waits.Key key = new Waits.Key(header.getClientId(), header.getRequestId());
@@ -189,6 +196,37 @@ final class HaspService extends HaspGrpc.HaspImplBase {
           break;
         default:
           call.fail(out, new HaspError(ErrorCode.INTERNAL, "unexpected acquire status " + a.getStatus()));
+      }
+    });
+  }
+
+  /**
+   * The deliberately broken path behind {@code unsafe.local.grants}: grants when this node's own (possibly stale)
+   * state shows room, records nothing in the log, and makes up a token. Two callers racing for a free lock both
+   * get it. It exists only so the chaos harness can prove it catches a double grant.
+   */
+  private void unsafeLocalTryLock(AcquireCmd a, NodeMetrics.Call call, ServerCallStreamObserver<LockResponse> out) {
+    replicator.readLocal(Query.newBuilder().setGetLock(a.getName()).build()).whenComplete((bytes, error) -> {
+      if (error != null) {
+        call.fail(out, error);
+        return;
+      }
+      try {
+        GetLockResponse g = GetLockResponse.parseFrom(bytes);
+        long holders = g.getExists() ? g.getLock().getHoldersCount() : 0;
+        long token = 1;
+        for (HolderInfo h : g.getLock().getHoldersList()) {
+          token = Math.max(token, h.getToken() + 1);
+        }
+        if (holders >= a.getSize()) {
+          call.ok(out, LockResponse.newBuilder().setLocked(false).build());
+          return;
+        }
+        call.ok(out, LockResponse.newBuilder().setLocked(true).setGrant(LockGrant.newBuilder().setName(a.getName())
+            .setKey(a.getKey()).setToken(token).setSize(a.getSize()).setLeaseMs(a.getLeaseMs())
+            .setSessionId(a.getSessionId()).setOwner(a.getOwner())).build());
+      } catch (InvalidProtocolBufferException e) {
+        call.fail(out, new HaspError(ErrorCode.INTERNAL, "unreadable local answer"));
       }
     });
   }

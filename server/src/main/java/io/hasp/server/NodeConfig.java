@@ -33,7 +33,8 @@ public record NodeConfig(
     long snapshotThresholdEntries,
     long logSegmentSizeBytes,
     long logPurgeGapEntries,
-    Duration tickInterval) {
+    Duration tickInterval,
+    boolean unsafeLocalGrants) {
 
   /** Every key a config file may hold, with its default ("" = required). */
   public static final Map<String, String> KEYS = defaults();
@@ -52,6 +53,9 @@ public record NodeConfig(
     m.put("log.segment.size.bytes", "1048576");
     m.put("log.purge.gap.entries", "1024");
     m.put("tick.interval", "50ms");
+    // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
+    // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
+    m.put("unsafe.local.grants", "false");
     return m;
   }
 
@@ -154,7 +158,16 @@ public record NodeConfig(
         min, max, parsePositiveLong("snapshot.threshold.entries", v.get("snapshot.threshold.entries")),
         parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
         parsePositiveLong("log.purge.gap.entries", v.get("log.purge.gap.entries")),
-        parseDuration("tick.interval", v.get("tick.interval")));
+        parseDuration("tick.interval", v.get("tick.interval")),
+        parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")));
+  }
+
+  private static boolean parseBoolean(String key, String s) {
+    return switch (s.toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new ConfigException(key + ": expected true or false, got '" + s + "'");
+    };
   }
 
   /** Parses and checks a peer list: unique ids, unique addresses, an odd-or-any count of at least 1. */

@@ -88,7 +88,7 @@ public final class Replicator implements Closeable {
   /** Appends the command through the leader (forwarding when this node follows); completes with the reply. */
   public CompletableFuture<CommandReply> write(Command command) {
     CompletableFuture<CommandReply> result = new CompletableFuture<>();
-    attemptWrite(command, System.currentTimeMillis() + CALL_TIMEOUT_MS, result, null);
+    attemptWrite(command, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CALL_TIMEOUT_MS), result, null);
     return result;
   }
 
@@ -119,7 +119,7 @@ public final class Replicator implements Closeable {
   }
 
   private void attemptWrite(Command command, long deadline, CompletableFuture<CommandReply> result, HaspError last) {
-    if (System.currentTimeMillis() > deadline) {
+    if (System.nanoTime() - deadline > 0) { // monotonic: a wall-clock step must not end or stretch a call
       result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }
@@ -141,12 +141,18 @@ public final class Replicator implements Closeable {
   /** A linearizable read (ReadIndex) answered by this node; completes with the serialized answer. */
   public CompletableFuture<byte[]> read(Query query) {
     CompletableFuture<byte[]> result = new CompletableFuture<>();
-    attemptRead(query.toByteArray(), System.currentTimeMillis() + CALL_TIMEOUT_MS, result, null);
+    attemptRead(query.toByteArray(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CALL_TIMEOUT_MS), result, null);
     return result;
   }
 
+  /** A stale read of this node's own applied state, no ReadIndex (only for the unsafe test mode). */
+  public CompletableFuture<byte[]> readLocal(Query query) {
+    return submit(query.toByteArray(), RaftClientRequest.staleReadRequestType(0))
+        .thenApply(reply -> reply.getMessage().getContent().toByteArray());
+  }
+
   private void attemptRead(byte[] query, long deadline, CompletableFuture<byte[]> result, HaspError last) {
-    if (System.currentTimeMillis() > deadline) {
+    if (System.nanoTime() - deadline > 0) { // monotonic: a wall-clock step must not end or stretch a call
       result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }

@@ -11,8 +11,10 @@ import java.util.Set;
  * Lowe's memoization): is there a total order of the operations, consistent with real time (an operation that
  * completed before another was invoked comes first), in which every OK acquire finds fewer than {@code size}
  * holders and is not by a current holder, every OK release is by a current holder, and fencing tokens of OK
- * acquires increase? FAIL operations took no effect and are left out; an UNKNOWN operation may be placed
- * anywhere after its invocation, or left out.
+ * acquires increase, and every OK read saw exactly the holders of that point (isLocked: whether there is one;
+ * getLock: their fencing tokens)? FAIL operations and reads that did not complete took no effect and are left
+ * out; an UNKNOWN operation may be placed anywhere after its invocation, or left out. Process numbers may be
+ * sparse; they are mapped to dense indices.
  *
  * <p>The search is exponential in the worst case; {@link #maxStates} bounds it (the verdict is then UNKNOWN).
  */
@@ -36,14 +38,18 @@ public final class SemaphoreChecker {
 
   public Result check(List<Op> history) {
     List<Op> ops = new ArrayList<>();
+    java.util.Map<Integer, Integer> dense = new java.util.HashMap<>();
     for (Op op : history) {
-      if (op.outcome() != Op.Outcome.FAIL) {
-        ops.add(op);
+      if (op.outcome() == Op.Outcome.FAIL || (op.type() == Op.Type.READ && op.outcome() != Op.Outcome.OK)) {
+        continue;
       }
+      int p = dense.computeIfAbsent(op.process(), k -> dense.size());
+      ops.add(new Op(p, op.type(), op.invokedNs(), op.completedNs(), op.outcome(), op.token(), op.read()));
     }
     ops.sort((a, b) -> Long.compare(a.invokedNs(), b.invokedNs()));
     Search s = new Search(ops);
-    boolean ok = s.run(new BitSet(ops.size()), new BitSet(), 0L, 0);
+    long[] tokenOf = new long[dense.size()];
+    boolean ok = s.run(new BitSet(ops.size()), new BitSet(), 0L, 0, tokenOf);
     if (s.exhausted) {
       return new Result(Verdict.UNKNOWN, s.longest, ops.size(), s.states);
     }
@@ -52,6 +58,8 @@ public final class SemaphoreChecker {
 
   private final class Search {
     final List<Op> ops;
+    /** Fencing token → process of the OK acquire that got it. */
+    final java.util.Map<Long, Integer> tokenOwner = new java.util.HashMap<>();
     final Set<Object> seen = new HashSet<>();
     long states;
     int longest;
@@ -59,6 +67,39 @@ public final class SemaphoreChecker {
 
     Search(List<Op> ops) {
       this.ops = ops;
+      for (Op op : ops) {
+        if (op.type() == Op.Type.ACQUIRE && op.outcome() == Op.Outcome.OK) {
+          tokenOwner.put(op.token(), op.process());
+        }
+      }
+    }
+
+    /** Whether a read's observation matches the model's holders (tokenOf: -1 = unknown token). */
+    boolean sees(Op.Observation o, BitSet holders, long[] tokenOf) {
+      if (o.tokens() == null) {
+        return o.locked() == !holders.isEmpty();
+      }
+      if (o.tokens().length != holders.cardinality()) {
+        return false;
+      }
+      BitSet matched = new BitSet();
+      int unmapped = 0;
+      for (long t : o.tokens()) {
+        Integer p = tokenOwner.get(t);
+        if (p == null) {
+          unmapped++;
+        } else if (!holders.get(p) || tokenOf[p] != t) {
+          return false;
+        } else {
+          matched.set(p);
+        }
+      }
+      for (int p = holders.nextSetBit(0); p >= 0; p = holders.nextSetBit(p + 1)) {
+        if (!matched.get(p) && tokenOf[p] != -1) {
+          return false;
+        }
+      }
+      return unmapped == holders.cardinality() - matched.cardinality();
     }
 
     /**
@@ -66,8 +107,10 @@ public final class SemaphoreChecker {
      * @param holders processes holding the lock in the model
      * @param lastToken the last fencing token granted in the order so far
      * @param placed how many operations are decided
+     * @param tokenOf each holder's token (-1 when its acquire's outcome is unknown); a function of done and
+     *     holders (a process's ops are sequential), so it need not be part of the memo key
      */
-    boolean run(BitSet done, BitSet holders, long lastToken, int placed) {
+    boolean run(BitSet done, BitSet holders, long lastToken, int placed, long[] tokenOf) {
       longest = Math.max(longest, placed);
       if (placed == ops.size()) {
         return true;
@@ -93,11 +136,18 @@ public final class SemaphoreChecker {
         }
         BitSet nextDone = (BitSet) done.clone();
         nextDone.set(i);
-        if (op.outcome() == Op.Outcome.UNKNOWN && run(nextDone, holders, lastToken, placed + 1)) {
+        if (op.outcome() == Op.Outcome.UNKNOWN && run(nextDone, holders, lastToken, placed + 1, tokenOf)) {
           return true; // dropped: it never took effect
+        }
+        if (op.type() == Op.Type.READ) {
+          if (sees(op.read(), holders, tokenOf) && run(nextDone, holders, lastToken, placed + 1, tokenOf)) {
+            return true;
+          }
+          continue;
         }
         BitSet nextHolders = (BitSet) holders.clone();
         long nextToken = lastToken;
+        long[] nextTokenOf = tokenOf;
         if (op.type() == Op.Type.ACQUIRE) {
           if (holders.get(op.process()) || holders.cardinality() >= size) {
             continue;
@@ -109,13 +159,15 @@ public final class SemaphoreChecker {
             nextToken = op.token();
           }
           nextHolders.set(op.process());
+          nextTokenOf = tokenOf.clone();
+          nextTokenOf[op.process()] = op.outcome() == Op.Outcome.OK ? op.token() : -1;
         } else {
           if (!holders.get(op.process())) {
             continue;
           }
           nextHolders.clear(op.process());
         }
-        if (run(nextDone, nextHolders, nextToken, placed + 1)) {
+        if (run(nextDone, nextHolders, nextToken, placed + 1, nextTokenOf)) {
           return true;
         }
       }

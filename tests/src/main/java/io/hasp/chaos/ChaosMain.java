@@ -1,0 +1,156 @@
+package io.hasp.chaos;
+
+import io.hasp.chaos.check.Verdict;
+import io.hasp.chaos.cluster.Backend;
+import io.hasp.chaos.cluster.DockerBackend;
+import io.hasp.chaos.cluster.DockerEngine;
+import io.hasp.chaos.cluster.LocalBackend;
+import io.hasp.chaos.cluster.NodeImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The chaos harness's command line ({@code ./hasp chaos ...}):
+ * <pre>
+ *   --backend docker|local   containers through Testcontainers (default) or local processes (root, iptables)
+ *   --nodes 3|5              cluster size (default 3)
+ *   --duration 120s          how long the workload runs under faults (20s .. 24h; default 120s)
+ *   --nemeses all|a,b,...    partition-halves, isolate-leader, bridge, kill, kill-leader, pause-leader,
+ *                            restart-all, clock-offset, membership (default all)
+ *   --workloads all|a,b,...  mutex, semaphore, lease, reads (default all)
+ *   --seed N                 fault schedule and client randomness (default: random, printed)
+ *   --report-dir DIR         reports go to DIR/&lt;time&gt;-seed&lt;N&gt; (default chaos-reports)
+ *   --unsafe-local-grants    run the nodes in the deliberately broken test mode (grants without consensus)
+ *   --session-ttl 3s         client session TTL
+ *   --min-availability 0.5   availability below this fails the run
+ *   --cleanup                remove what an interrupted run left (containers, networks, chains, cgroups), exit
+ * </pre>
+ * Prints one summary line and the report path. Exit: 0 valid, 1 a violation, 3 undecided, 2 bad flags or the
+ * cluster could not be run.
+ *
+ * <p>The docker backend runs in two processes: this one starts (or finds) the engine and cleans it up, and a
+ * child JVM with DOCKER_HOST set runs the test (Testcontainers reads the engine's address from the
+ * environment).
+ */
+public final class ChaosMain {
+  private ChaosMain() {}
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  public static int run(String[] args) {
+    ChaosOptions o;
+    try {
+      o = ChaosOptions.parse(args);
+    } catch (ChaosOptions.UsageException e) {
+      System.err.println("chaos: error: INVALID_ARGUMENT: " + e.getMessage());
+      return 2;
+    }
+    try {
+      if (o.cleanupOnly()) {
+        cleanup();
+        return 0;
+      }
+      if (o.backend().equals("docker") && System.getenv("HASP_CHAOS_CHILD") == null) {
+        return supervise(args);
+      }
+      return runHere(o);
+    } catch (Exception e) {
+      System.err.println("chaos: error: the run could not be carried out: " + e);
+      e.printStackTrace();
+      return 2;
+    }
+  }
+
+  private static void cleanup() throws Exception {
+    LocalBackend.sweep(LocalBackend.cgroupRoot());
+    if (System.getenv("DOCKER_HOST") != null) {
+      DockerBackend.sweep(org.testcontainers.DockerClientFactory.instance().client());
+    }
+    System.out.println("chaos: leftovers of earlier runs removed");
+  }
+
+  /** Parent of a docker run: engine up, child JVM runs the test, engine down, also on Ctrl-C. */
+  private static int supervise(String[] args) throws Exception {
+    Path dir = Files.createTempDirectory("hasp-chaos-engine-");
+    DockerEngine engine = DockerEngine.start(dir);
+    Process[] child = new Process[1];
+    Thread cleanup = new Thread(() -> {
+      Process c = child[0];
+      if (c != null && c.isAlive()) {
+        c.destroy();
+        try {
+          if (!c.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            c.destroyForcibly();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      engine.stop();
+    }, "chaos-engine-cleanup");
+    Runtime.getRuntime().addShutdownHook(cleanup);
+    List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", "--",
+        ProcessHandle.current().info().command().orElse("java"), "-Xmx1g", "-cp",
+        System.getProperty("java.class.path"), ChaosMain.class.getName()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+    pb.environment().putAll(engine.env());
+    pb.environment().put("HASP_CHAOS_CHILD", "1");
+    child[0] = pb.start();
+    int code = child[0].waitFor();
+    Runtime.getRuntime().removeShutdownHook(cleanup);
+    cleanup.run();
+    return code;
+  }
+
+  static int runHere(ChaosOptions o) throws Exception {
+    String run = Long.toHexString(System.nanoTime() & 0xffffffL);
+    Path scratch = Files.createTempDirectory("hasp-chaos-" + run + "-");
+    Map<String, String> nodeEnv = new HashMap<>();
+    if (o.unsafeLocalGrants()) {
+      nodeEnv.put("HASP_UNSAFE_LOCAL_GRANTS", "true");
+    }
+    Backend backend;
+    if (o.backend().equals("local")) {
+      backend = new LocalBackend(run, scratch, o.nodes(), nodeEnv);
+    } else {
+      String image = NodeImage.build(Map.of());
+      backend = new DockerBackend(run, scratch, o.nodes(), nodeEnv, image, NodeImage.hasFaketime());
+    }
+    Thread hook = new Thread(backend::close, "chaos-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Path report = o.reportRoot().toAbsolutePath().resolve(
+        LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-seed" + o.seed());
+    ChaosRun.Outcome out;
+    try {
+      out = ChaosRun.run(o, backend, report);
+    } finally {
+      backend.close();
+      Runtime.getRuntime().removeShutdownHook(hook);
+    }
+    String availability = out.verdicts().stream().filter(v -> v.checker().equals("availability")).findFirst()
+        .map(v -> v.summary().substring(0, v.summary().indexOf('%') + 1)).orElse("?");
+    StringBuilder failed = new StringBuilder();
+    for (Verdict v : out.verdicts()) {
+      if (v.status() != Verdict.Status.PASS) {
+        failed.append(failed.length() == 0 ? " " : ",").append(v.checker()).append('=').append(v.status());
+      }
+    }
+    System.out.println("chaos: " + out.status() + failed + " seed=" + o.seed() + " nodes=" + o.nodes() + " backend="
+        + backend.name() + " ops=" + out.operations() + " faults=" + out.faults() + " availability=" + availability
+        + " report=" + report.resolve("index.html"));
+    return switch (out.status()) {
+      case "VALID" -> 0;
+      case "INVALID" -> 1;
+      default -> 3;
+    };
+  }
+}

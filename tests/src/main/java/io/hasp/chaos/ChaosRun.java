@@ -1,0 +1,124 @@
+package io.hasp.chaos;
+
+import io.hasp.chaos.check.Checks;
+import io.hasp.chaos.check.Verdict;
+import io.hasp.chaos.cluster.Backend;
+import io.hasp.chaos.history.History;
+import io.hasp.chaos.history.OpRecord;
+import io.hasp.chaos.nemesis.Nemesis;
+import io.hasp.chaos.report.Report;
+import io.hasp.chaos.workload.Workload;
+import io.hasp.client.HaspClient;
+import io.hasp.client.LockOptions;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** One chaos run: start the cluster, run the workload under the nemesis, heal, check, report. */
+public final class ChaosRun {
+  /** The outcome: overall status, the verdicts, and where the report is. */
+  public record Outcome(String status, List<Verdict> verdicts, Path report, int operations, int faults,
+      List<String> skipped) {}
+
+  private ChaosRun() {}
+
+  public static Outcome run(ChaosOptions o, Backend backend, Path reportDir) throws Exception {
+    History history = new History();
+    Map<String, String> info = new LinkedHashMap<>();
+    info.put("command", o.commandLine());
+    info.put("seed", Long.toString(o.seed()));
+    info.put("backend", backend.name());
+    info.put("nodes", Integer.toString(o.nodes()));
+    info.put("duration", o.duration().toSeconds() + " s");
+    info.put("nemeses", String.join(", ", o.nemeses()));
+    info.put("workloads", String.join(", ", o.workloads()));
+    info.put("session TTL", o.sessionTtl().toMillis() + " ms");
+    info.put("unsafe local grants (broken server)", Boolean.toString(o.unsafeLocalGrants()));
+    List<Nemesis.Step> plan = Nemesis.plan(o.seed(), o.nemeses(), o.duration().toMillis());
+    info.put("fault plan", plan.size() + " faults: " + String.join(", ", plan.stream()
+        .map(s -> s.kind() + "@" + s.atMs() / 1000 + "s").toList()));
+    long maxSkewMs = 0;
+    for (Nemesis.Step s : plan) {
+      if (s.kind().equals("clock-offset")) {
+        maxSkewMs = Math.max(maxSkewMs, s.offsetMs());
+      }
+    }
+    System.out.println("chaos: starting " + o.nodes() + " nodes (" + backend.name() + "), seed " + o.seed());
+    backend.startAll();
+    info.put("endpoints", String.join(", ", backend.endpoints()));
+    Nemesis nemesis = new Nemesis(backend, history);
+    Workload workload = null;
+    List<String> skipped = new ArrayList<>();
+    try {
+      if (!nemesis.awaitLeader(60_000)) {
+        throw new IllegalStateException("no leader within 60 s");
+      }
+      warmUp(backend.endpoints());
+      workload = new Workload(history, backend.endpoints(), new LinkedHashSet<>(o.workloads()), o.seed(),
+          o.sessionTtl());
+      long started = System.nanoTime();
+      workload.start();
+      System.out.println("chaos: workload running; " + plan.size() + " faults planned over " + o.duration().toSeconds() + " s");
+      skipped.addAll(nemesis.run(plan, o.nodes()));
+      nemesis.healAll(o.nodes());
+      long left = o.duration().toNanos() - (System.nanoTime() - started);
+      if (left > 0) {
+        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(left));
+      }
+    } finally {
+      if (workload != null) {
+        workload.stop(Duration.ofSeconds(40));
+      }
+      nemesis.healAll(o.nodes());
+      nemesis.close();
+      if (backend instanceof io.hasp.chaos.cluster.LocalBackend local) {
+        local.copyLogs(reportDir.resolve("logs"));
+      } else if (backend instanceof io.hasp.chaos.cluster.DockerBackend docker) {
+        docker.copyLogs(reportDir.resolve("logs"));
+      }
+    }
+    for (String s : skipped) {
+      info.put("not injected", s);
+    }
+    if (o.nemeses().contains("clock-offset") && backend.clockUnsupportedReason() != null) {
+      info.put("clock offsets", "NOT possible here: " + backend.clockUnsupportedReason());
+    }
+    List<OpRecord> ops = history.ops();
+    System.out.println("chaos: checking " + ops.size() + " operations");
+    List<Verdict> verdicts = new ArrayList<>();
+    verdicts.add(Checks.linearizability(ops, Workload.LEASE.toNanos(),
+        TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), 2_000_000));
+    verdicts.add(Checks.holders(ops));
+    verdicts.add(Checks.fencing(ops));
+    verdicts.add(Checks.readVisibility(ops));
+    verdicts.add(Checks.availability(ops, history.faults(), o.minAvailability()));
+    String status = verdicts.stream().anyMatch(Verdict::failed) ? "INVALID"
+        : verdicts.stream().anyMatch(v -> v.status() == Verdict.Status.UNKNOWN) ? "UNDECIDED" : "VALID";
+    Report.write(reportDir, "Hasp chaos run, seed " + o.seed(), info, ops, history.faults(), verdicts,
+        history.now());
+    return new Outcome(status, verdicts, reportDir, ops.size(), history.faults().size(), skipped);
+  }
+
+  /** The cluster serves a write before the clock starts (JIT, first elections). */
+  private static void warmUp(List<String> endpoints) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    try (HaspClient c = HaspClient.builder().endpoints(endpoints).callTimeout(Duration.ofSeconds(5)).build()) {
+      while (true) {
+        try {
+          c.tryLock("chaos-warmup", LockOptions.builder().lease(Duration.ofMillis(100)).autoRenew(false).build());
+          return;
+        } catch (RuntimeException e) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("the cluster did not serve a write within 60 s: " + e.getMessage());
+          }
+          Thread.sleep(200);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,316 @@
+package io.hasp.chaos.cluster;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Frame;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.BindMode;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.Network;
+import org.testcontainers.containers.wait.strategy.Wait;
+import org.testcontainers.lifecycle.Startables;
+import org.testcontainers.utility.DockerImageName;
+
+/**
+ * Nodes as containers (Testcontainers) on a private Docker network with fixed addresses 10.231.X.11, .12, …
+ * A partition is iptables DROP in each node's network namespace (entered with nsenter from the host); kill is
+ * SIGKILL of the container and start brings the same container (same data) back; pause is the cgroup freezer
+ * (docker pause); clock offsets go through libfaketime in the image, its control file in a read-only bind
+ * mount. Everything is labelled {@code hasp.chaos=<run>} and removed by {@link #close} or the next run's sweep.
+ */
+public final class DockerBackend implements Backend {
+  static final int API_PORT = 7000;
+  static final int RAFT_PORT = 7100;
+  static final String LABEL = "hasp.chaos";
+
+  private final String run;
+  private final Path dir;
+  private final int size;
+  private final Map<String, String> nodeEnv;
+  private final String image;
+  private final boolean faketime;
+  private final DockerClient docker;
+  private final String subnetPrefix;
+  private final List<GenericContainer<?>> containers = new ArrayList<>();
+  private final boolean[] running;
+  private Network network;
+  private Set<Pair> cuts = new HashSet<>();
+  private volatile boolean closed;
+
+  public DockerBackend(String run, Path dir, int size, Map<String, String> nodeEnv, String image, boolean faketime)
+      throws IOException {
+    this.run = run;
+    this.dir = dir;
+    this.size = size;
+    this.nodeEnv = nodeEnv;
+    this.image = image;
+    this.faketime = faketime;
+    this.docker = DockerClientFactory.instance().client();
+    this.running = new boolean[size];
+    this.subnetPrefix = "10.231." + (1 + new Random().nextInt(250)) + ".";
+    sweep(docker);
+    Files.createDirectories(dir.resolve("clock"));
+    for (int i = 0; i < size; i++) {
+      Files.writeString(dir.resolve("clock").resolve(Backend.nodeName(i)), "+0s\n");
+    }
+  }
+
+  /** Removes containers and networks any earlier run left (label hasp.chaos). */
+  public static void sweep(DockerClient docker) {
+    for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(LABEL)).exec()) {
+      docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+    }
+    for (com.github.dockerjava.api.model.Network n : docker.listNetworksCmd().exec()) {
+      if (n.getLabels() != null && n.getLabels().containsKey(LABEL)) {
+        docker.removeNetworkCmd(n.getId()).exec();
+      }
+    }
+  }
+
+  String ip(int node) {
+    return subnetPrefix + (11 + node);
+  }
+
+  @Override
+  public String name() {
+    return "docker";
+  }
+
+  @Override
+  public int size() {
+    return size;
+  }
+
+  @Override
+  public List<String> endpoints() {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      out.add(ip(i) + ":" + API_PORT);
+    }
+    return out;
+  }
+
+  @Override
+  public void startAll() {
+    network = Network.builder().createNetworkCmdModifier(c -> c.withName("hasp-" + run)
+        .withLabels(Map.of(LABEL, run))
+        .withOptions(Map.of("com.docker.network.bridge.host_binding_ipv4", "127.0.0.1"))
+        .withIpam(new com.github.dockerjava.api.model.Network.Ipam().withConfig(
+            new com.github.dockerjava.api.model.Network.Ipam.Config().withSubnet(subnetPrefix + "0/24"))))
+        .build();
+    StringBuilder peers = new StringBuilder();
+    for (int i = 0; i < size; i++) {
+      peers.append(i == 0 ? "" : ",").append(Backend.nodeName(i)).append('=').append(ip(i)).append(':')
+          .append(RAFT_PORT).append('/').append(ip(i)).append(':').append(API_PORT);
+    }
+    for (int i = 0; i < size; i++) {
+      String name = Backend.nodeName(i);
+      String ip = ip(i);
+      GenericContainer<?> c = new GenericContainer<>(DockerImageName.parse(image))
+          .withNetwork(network)
+          .withNetworkAliases(name)
+          .withLabel(LABEL, run)
+          .withEnv("HASP_NODE_ID", name)
+          .withEnv("HASP_PEERS", peers.toString())
+          .withEnv("HASP_DATA_DIR", "/data")
+          .withEnv("HASP_API_ADDRESS", ip + ":" + API_PORT)
+          .withEnv("HASP_RAFT_ADDRESS", ip + ":" + RAFT_PORT)
+          .withEnv(nodeEnv)
+          .withFileSystemBind(dir.resolve("clock").toString(), "/clock", BindMode.READ_ONLY)
+          .withCreateContainerCmdModifier(cmd -> cmd.withName("hasp-" + run + "-" + name).withIpv4Address(ip))
+          .waitingFor(Wait.forLogMessage(".*READY.*\\n", 1).withStartupTimeout(Duration.ofSeconds(120)));
+      if (faketime) {
+        c.withEnv("LD_PRELOAD", LocalBackend.FAKETIME_LIB)
+            .withEnv("FAKETIME_TIMESTAMP_FILE", "/clock/" + name)
+            .withEnv("FAKETIME_CACHE_DURATION", "1")
+            .withEnv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .withEnv("FAKETIME_FORCE_MONOTONIC_FIX", "0");
+      }
+      containers.add(c);
+    }
+    Startables.deepStart(containers).join();
+    for (int i = 0; i < size; i++) {
+      running[i] = true;
+    }
+  }
+
+  private String id(int node) {
+    return containers.get(node).getContainerId();
+  }
+
+  @Override
+  public void kill(int node) {
+    if (running[node]) {
+      docker.killContainerCmd(id(node)).withSignal("KILL").exec();
+      running[node] = false;
+    }
+  }
+
+  @Override
+  public void start(int node) throws Exception {
+    if (running[node]) {
+      return;
+    }
+    int before = count(logs(node), "READY");
+    docker.startContainerCmd(id(node)).exec();
+    running[node] = true;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (count(logs(node), "READY") <= before) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(Backend.nodeName(node) + " not READY within 90 s after start:\n" + logTail(node, 30));
+      }
+      Thread.sleep(100);
+    }
+    applyCuts(node); // rules in a namespace die with it
+  }
+
+  private static int count(String text, String word) {
+    int n = 0;
+    for (int i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  @Override
+  public boolean isRunning(int node) {
+    return running[node];
+  }
+
+  @Override
+  public void pause(int node) {
+    if (running[node]) {
+      docker.pauseContainerCmd(id(node)).exec();
+    }
+  }
+
+  @Override
+  public void resume(int node) {
+    if (!running[node]) {
+      return;
+    }
+    Boolean paused = docker.inspectContainerCmd(id(node)).exec().getState().getPaused();
+    if (Boolean.TRUE.equals(paused)) {
+      docker.unpauseContainerCmd(id(node)).exec();
+    }
+  }
+
+  @Override
+  public synchronized void cut(Set<Pair> pairs) {
+    cuts = new HashSet<>(pairs);
+    for (int i = 0; i < size; i++) {
+      if (running[i]) {
+        applyCuts(i);
+      }
+    }
+  }
+
+  private synchronized void applyCuts(int node) {
+    Long pid = docker.inspectContainerCmd(id(node)).exec().getState().getPidLong();
+    if (pid == null || pid == 0) {
+      return;
+    }
+    String p = Long.toString(pid);
+    Cmd.must("nsenter", "-t", p, "-n", "iptables", "-w", "-F", "INPUT");
+    Cmd.must("nsenter", "-t", p, "-n", "iptables", "-w", "-F", "OUTPUT");
+    for (Pair pair : cuts) {
+      int peer = pair.a() == node ? pair.b() : pair.b() == node ? pair.a() : -1;
+      if (peer >= 0) {
+        Cmd.must("nsenter", "-t", p, "-n", "iptables", "-w", "-A", "INPUT", "-s", ip(peer), "-j", "DROP");
+        Cmd.must("nsenter", "-t", p, "-n", "iptables", "-w", "-A", "OUTPUT", "-d", ip(peer), "-j", "DROP");
+      }
+    }
+  }
+
+  @Override
+  public String clockUnsupportedReason() {
+    return faketime ? null : "the node image has no libfaketime (the Debian package faketime was missing when it was built)";
+  }
+
+  @Override
+  public void clockOffset(int node, long offsetMs) throws IOException {
+    Path file = dir.resolve("clock").resolve(Backend.nodeName(node));
+    Path tmp = file.resolveSibling(Backend.nodeName(node) + ".tmp");
+    Files.writeString(tmp, (offsetMs >= 0 ? "+" : "") + offsetMs / 1000.0 + "s\n");
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private String logs(int node) {
+    StringBuilder b = new StringBuilder();
+    try {
+      docker.logContainerCmd(id(node)).withStdOut(true).withStdErr(true).exec(new ResultCallback.Adapter<Frame>() {
+        @Override
+        public void onNext(Frame f) {
+          synchronized (b) {
+            b.append(new String(f.getPayload(), StandardCharsets.UTF_8));
+          }
+        }
+      }).awaitCompletion(20, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    synchronized (b) {
+      return b.toString();
+    }
+  }
+
+  @Override
+  public String logTail(int node, int lines) {
+    String[] all = logs(node).split("\n");
+    return String.join("\n", java.util.Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
+  }
+
+  public void copyLogs(Path target) throws IOException {
+    Files.createDirectories(target);
+    for (int i = 0; i < containers.size(); i++) {
+      if (containers.get(i).getContainerId() != null) {
+        Files.writeString(target.resolve(Backend.nodeName(i) + ".log"), logs(i));
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    Map<String, Exception> errors = new HashMap<>();
+    for (GenericContainer<?> c : containers) {
+      try {
+        c.stop();
+      } catch (Exception e) {
+        errors.put(c.getContainerName(), e);
+      }
+    }
+    if (network != null) {
+      try {
+        network.close();
+      } catch (Exception e) {
+        errors.put("network", e);
+      }
+    }
+    try {
+      sweep(docker);
+    } catch (Exception e) {
+      errors.put("sweep", e);
+    }
+    LocalBackend.deleteTree(dir);
+    errors.forEach((what, e) -> System.err.println("chaos: cleanup of " + what + ": " + e.getMessage()));
+  }
+}

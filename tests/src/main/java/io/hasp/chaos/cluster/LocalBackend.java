@@ -1,0 +1,398 @@
+package io.hasp.chaos.cluster;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Nodes as local JVM processes on 127.0.0.11, .12, … Each node runs in its own cgroup (v2); a partition is a
+ * set of iptables rules in the chain {@code HASP-<run>} (jumped to from OUTPUT) that drop packets a node's
+ * processes send to a cut peer's address, matched by cgroup (source-address rules would miss Java's unbound
+ * client sockets, which send from 127.0.0.1). Clock offsets go through libfaketime with monotonic time left
+ * real. Needs root.
+ *
+ * <p>Processes are started from one long-lived thread with {@code setpriv --pdeathsig KILL}: if the harness
+ * dies, its nodes die with it. Chains and cgroups a killed harness left behind are swept by the next run.
+ */
+public final class LocalBackend implements Backend {
+  static final String FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+  private final String run;
+  private final Path dir;
+  private final int size;
+  private final Map<String, String> nodeEnv;
+  private final String chain;
+  private final Path cgroupRoot;
+  private final Path cgroup;
+  private final List<Integer> apiPorts = new ArrayList<>();
+  private final List<Integer> raftPorts = new ArrayList<>();
+  private final Process[] processes;
+  private final boolean[] paused;
+  /** All process starts happen here, so pdeathsig ties nodes to the life of this (long-lived) thread. */
+  private final ExecutorService launcher = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "chaos-launcher");
+    t.setDaemon(true);
+    return t;
+  });
+  private boolean chainHooked;
+  private volatile boolean closed;
+
+  /**
+   * @param run a short run id (letters and digits; part of chain and cgroup names)
+   * @param dir scratch directory for data, logs and clock files (deleted by close)
+   * @param nodeEnv extra environment for every node (e.g. HASP_UNSAFE_LOCAL_GRANTS=true)
+   */
+  public LocalBackend(String run, Path dir, int size, Map<String, String> nodeEnv) throws IOException {
+    this.run = run;
+    this.dir = dir;
+    this.size = size;
+    this.nodeEnv = nodeEnv;
+    this.chain = "HASP-" + run;
+    this.cgroupRoot = cgroupRoot();
+    this.cgroup = cgroupRoot.resolve("hasp-" + run);
+    this.processes = new Process[size];
+    this.paused = new boolean[size];
+    if (!"root".equals(System.getProperty("user.name"))) {
+      throw new IllegalStateException("the local backend needs root (iptables and cgroups)");
+    }
+    if (!Cmd.onPath("iptables")) {
+      throw new IllegalStateException("iptables is not installed (apt-get install -y iptables)");
+    }
+    if (!Cmd.onPath("setpriv")) {
+      throw new IllegalStateException("setpriv (util-linux) is not installed");
+    }
+    sweep(cgroupRoot);
+    Files.createDirectories(dir.resolve("clock"));
+    for (int i = 0; i < size; i++) {
+      apiPorts.add(freePort(host(i)));
+      raftPorts.add(freePort(host(i)));
+      Files.createDirectories(dir.resolve(Backend.nodeName(i)).resolve("data"));
+      Files.writeString(clockFile(i), "+0s\n");
+      Files.createDirectories(cgroup.resolve(Backend.nodeName(i)));
+    }
+    Cmd.must("iptables", "-w", "-N", chain);
+    Cmd.must("iptables", "-w", "-I", "OUTPUT", "-j", chain);
+    chainHooked = true;
+  }
+
+  /** The cgroup v2 mount: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on unified ones. */
+  public static Path cgroupRoot() {
+    Path hybrid = Path.of("/sys/fs/cgroup/unified");
+    if (Files.exists(hybrid.resolve("cgroup.procs"))) {
+      return hybrid;
+    }
+    Path unified = Path.of("/sys/fs/cgroup");
+    if (Files.exists(unified.resolve("cgroup.controllers"))) {
+      return unified;
+    }
+    throw new IllegalStateException("no cgroup v2 hierarchy is mounted (looked at /sys/fs/cgroup/unified and /sys/fs/cgroup)");
+  }
+
+  /** Removes what a killed earlier run left: HASP-* chains and hasp-* cgroups (killing their processes). */
+  public static void sweep(Path cgroupRoot) {
+    String rules = Cmd.run("iptables", "-w", "-S").text();
+    for (String line : rules.split("\n")) {
+      if (line.startsWith("-N HASP-")) {
+        String old = line.substring(3).trim();
+        while (Cmd.run("iptables", "-w", "-D", "OUTPUT", "-j", old).ok()) {
+          // a chain may be hooked more than once
+        }
+        Cmd.run("iptables", "-w", "-F", old);
+        Cmd.run("iptables", "-w", "-X", old);
+      }
+    }
+    try (var groups = Files.list(cgroupRoot)) {
+      for (Path g : groups.filter(p -> p.getFileName().toString().startsWith("hasp-")).toList()) {
+        removeCgroup(g);
+      }
+    } catch (IOException e) {
+      // nothing to sweep
+    }
+  }
+
+  private static void removeCgroup(Path g) {
+    try (var nodes = Files.list(g)) {
+      for (Path n : nodes.filter(Files::isDirectory).toList()) {
+        try {
+          for (String pid : Files.readAllLines(n.resolve("cgroup.procs"))) {
+            if (!pid.isBlank()) {
+              ProcessHandle.of(Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly);
+            }
+          }
+        } catch (IOException | NumberFormatException e) {
+          // already gone
+        }
+        for (int attempt = 0; attempt < 50 && Files.exists(n); attempt++) {
+          try {
+            Files.delete(n);
+          } catch (IOException e) {
+            sleep(100);
+          }
+        }
+      }
+      Files.deleteIfExists(g);
+    } catch (IOException e) {
+      System.err.println("chaos: could not remove cgroup " + g + ": " + e.getMessage());
+    }
+  }
+
+  static String host(int node) {
+    return "127.0.0." + (11 + node);
+  }
+
+  private static int freePort(String host) throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(host))) {
+      return s.getLocalPort();
+    }
+  }
+
+  private Path clockFile(int node) {
+    return dir.resolve("clock").resolve(Backend.nodeName(node));
+  }
+
+  private Path logFile(int node) {
+    return dir.resolve(Backend.nodeName(node) + ".log");
+  }
+
+  @Override
+  public String name() {
+    return "local";
+  }
+
+  @Override
+  public int size() {
+    return size;
+  }
+
+  @Override
+  public List<String> endpoints() {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      out.add(host(i) + ":" + apiPorts.get(i));
+    }
+    return out;
+  }
+
+  private String peers() {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < size; i++) {
+      if (i > 0) {
+        b.append(',');
+      }
+      b.append(Backend.nodeName(i)).append('=').append(host(i)).append(':').append(raftPorts.get(i)).append('/')
+          .append(host(i)).append(':').append(apiPorts.get(i));
+    }
+    return b.toString();
+  }
+
+  @Override
+  public void startAll() throws Exception {
+    for (int i = 0; i < size; i++) {
+      launch(i);
+    }
+    for (int i = 0; i < size; i++) {
+      awaitReady(i);
+    }
+  }
+
+  private void launch(int i) throws Exception {
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--", "sh", "-c",
+        "echo $$ > \"$HASP_CGROUP/cgroup.procs\" && exec \"$@\"", "hasp-node"));
+    cmd.addAll(List.of(javaBin, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), "io.hasp.server.cli.NodeCommand",
+        "--id", Backend.nodeName(i), "--peers", peers(),
+        "--data-dir", dir.resolve(Backend.nodeName(i)).resolve("data").toString(),
+        "--api-address", host(i) + ":" + apiPorts.get(i), "--raft-address", host(i) + ":" + raftPorts.get(i)));
+    Path log = logFile(i);
+    Files.writeString(log, "---- start " + java.time.Instant.now() + "\n", StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    Map<String, String> env = pb.environment();
+    env.putAll(nodeEnv);
+    env.put("HASP_CGROUP", cgroup.resolve(Backend.nodeName(i)).toString());
+    if (clockUnsupportedReason() == null) {
+      env.put("LD_PRELOAD", FAKETIME_LIB);
+      env.put("FAKETIME_TIMESTAMP_FILE", clockFile(i).toString());
+      env.put("FAKETIME_CACHE_DURATION", "1");
+      env.put("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+      env.put("FAKETIME_FORCE_MONOTONIC_FIX", "0");
+    }
+    processes[i] = launcher.submit(pb::start).get(30, TimeUnit.SECONDS);
+    paused[i] = false;
+  }
+
+  private void awaitReady(int i) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      String text = Files.readString(logFile(i), StandardCharsets.UTF_8);
+      int start = text.lastIndexOf("---- start ");
+      if (text.indexOf("READY", Math.max(0, start)) >= 0) {
+        return;
+      }
+      if (!processes[i].isAlive()) {
+        throw new IllegalStateException(Backend.nodeName(i) + " exited with " + processes[i].exitValue() + ":\n"
+            + logTail(i, 30));
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException(Backend.nodeName(i) + " not READY within 60 s:\n" + logTail(i, 30));
+  }
+
+  @Override
+  public void kill(int node) throws Exception {
+    Process p = processes[node];
+    if (p != null && p.isAlive()) {
+      p.destroyForcibly();
+      p.waitFor(10, TimeUnit.SECONDS);
+    }
+    paused[node] = false;
+  }
+
+  @Override
+  public void start(int node) throws Exception {
+    if (isRunning(node)) {
+      return;
+    }
+    launch(node);
+    awaitReady(node);
+  }
+
+  @Override
+  public boolean isRunning(int node) {
+    return processes[node] != null && processes[node].isAlive();
+  }
+
+  @Override
+  public void pause(int node) {
+    if (isRunning(node)) {
+      Cmd.must("kill", "-STOP", Long.toString(processes[node].pid()));
+      paused[node] = true;
+    }
+  }
+
+  @Override
+  public void resume(int node) {
+    if (isRunning(node) && paused[node]) {
+      Cmd.must("kill", "-CONT", Long.toString(processes[node].pid()));
+    }
+    paused[node] = false;
+  }
+
+  @Override
+  public synchronized void cut(Set<Pair> pairs) {
+    Cmd.must("iptables", "-w", "-F", chain);
+    for (Pair p : pairs) {
+      drop(p.a(), p.b());
+      drop(p.b(), p.a());
+    }
+  }
+
+  private void drop(int from, int to) {
+    Cmd.must("iptables", "-w", "-A", chain, "-m", "cgroup", "--path",
+        cgroupRoot.relativize(cgroup.resolve(Backend.nodeName(from))).toString(), "-d", host(to), "-j", "DROP");
+  }
+
+  @Override
+  public String clockUnsupportedReason() {
+    return Files.exists(Path.of(FAKETIME_LIB)) ? null
+        : "libfaketime is not installed (" + FAKETIME_LIB + " missing; apt-get install -y faketime)";
+  }
+
+  @Override
+  public void clockOffset(int node, long offsetMs) throws IOException {
+    Path tmp = clockFile(node).resolveSibling(Backend.nodeName(node) + ".tmp");
+    Files.writeString(tmp, (offsetMs >= 0 ? "+" : "") + offsetMs / 1000.0 + "s\n");
+    Files.move(tmp, clockFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Override
+  public String logTail(int node, int lines) {
+    try {
+      List<String> all = Files.readAllLines(logFile(node), StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  /** Copies node logs into the report directory before close deletes the scratch directory. */
+  public void copyLogs(Path target) throws IOException {
+    Files.createDirectories(target);
+    for (int i = 0; i < size; i++) {
+      if (Files.exists(logFile(i))) {
+        Files.copy(logFile(i), target.resolve(Backend.nodeName(i) + ".log"),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (int i = 0; i < size; i++) {
+      Process p = processes[i];
+      if (p != null && p.isAlive()) {
+        p.destroyForcibly();
+        try {
+          p.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    launcher.shutdownNow();
+    if (chainHooked) {
+      Cmd.run("iptables", "-w", "-D", "OUTPUT", "-j", chain);
+    }
+    Cmd.run("iptables", "-w", "-F", chain);
+    Cmd.run("iptables", "-w", "-X", chain);
+    removeCgroup(cgroup);
+    deleteTree(dir);
+  }
+
+  static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var walk = Files.walk(root)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      System.err.println("chaos: could not delete " + root + ": " + e.getMessage());
+    }
+  }
+
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** For the report: the settings a node ran with. */
+  public Map<String, String> describe() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("nodes", String.join(", ", endpoints()));
+    m.put("partition", "iptables chain " + chain + ", cgroup match under " + cgroup);
+    return m;
+  }
+}

@@ -1,0 +1,257 @@
+package io.hasp.chaos.nemesis;
+
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.hasp.chaos.cluster.Backend;
+import io.hasp.chaos.cluster.Backend.Pair;
+import io.hasp.chaos.history.History;
+import io.hasp.proto.ClusterStatusRequest;
+import io.hasp.proto.ClusterStatusResponse;
+import io.hasp.proto.HaspGrpc;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Injects faults into a {@link Backend} on a schedule planned from a seed: the same seed, node count, duration
+ * and nemesis list give the same schedule (which fault, when, for how long, which random node). "The leader"
+ * is whoever leads when the fault starts.
+ */
+public final class Nemesis {
+  /** Every fault this harness knows, in the order the docs list them. */
+  public static final List<String> ALL = List.of("partition-halves", "isolate-leader", "bridge", "kill",
+      "kill-leader", "pause-leader", "restart-all", "clock-offset", "membership");
+
+  /** Why membership change is not injected: said in every report that asks for it. */
+  public static final String MEMBERSHIP_UNSUPPORTED =
+      "the server has no membership-change API yet (Ratis setConfiguration is not exposed), so it is not injected";
+
+  /** One planned fault: start (ms after the workload starts), length, and seeded random choices. */
+  public record Step(String kind, long atMs, long durationMs, int choice, int sign, long offsetMs) {}
+
+  private final Backend backend;
+  private final History history;
+  private final List<ManagedChannel> channels = new ArrayList<>();
+
+  public Nemesis(Backend backend, History history) {
+    this.backend = backend;
+    this.history = history;
+    for (String e : backend.endpoints()) {
+      channels.add(ManagedChannelBuilder.forTarget(e).usePlaintext().build());
+    }
+  }
+
+  /**
+   * Plans the faults: after a 5 s warm-up, every requested kind once in a seeded order, then seeded random
+   * kinds, each after a 2–4 s quiet gap and lasting 3–8 s, until {@code durationMs - 10 s} (the last 10 s let
+   * the cluster recover under load).
+   */
+  public static List<Step> plan(long seed, List<String> kinds, long durationMs) {
+    Random r = new Random(seed);
+    List<String> order = new ArrayList<>(kinds);
+    Collections.shuffle(order, r);
+    List<Step> steps = new ArrayList<>();
+    long t = 5_000;
+    for (int i = 0; !kinds.isEmpty(); i++) {
+      String kind = i < order.size() ? order.get(i) : kinds.get(r.nextInt(kinds.size()));
+      long gap = 2_000 + r.nextInt(2_000);
+      long length = 3_000 + r.nextInt(5_000);
+      int choice = r.nextInt(1 << 20);
+      int sign = r.nextBoolean() ? 1 : -1;
+      long offset = sign * (1_000 + r.nextInt(3_000));
+      if (t + gap + length > durationMs - 10_000) {
+        break;
+      }
+      t += gap;
+      steps.add(new Step(kind, t, length, choice, sign, offset));
+      t += length;
+    }
+    return steps;
+  }
+
+  /** Runs the plan (times relative to now); returns the kinds that could not be injected here, with why. */
+  public List<String> run(List<Step> plan, int nodes) throws Exception {
+    List<String> skipped = new ArrayList<>();
+    long start = System.nanoTime();
+    for (Step step : plan) {
+      long wait = step.atMs() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      if (wait > 0) {
+        Thread.sleep(wait);
+      }
+      String why = inject(step, nodes);
+      if (why != null && !skipped.contains(step.kind() + ": " + why)) {
+        skipped.add(step.kind() + ": " + why);
+      }
+    }
+    return skipped;
+  }
+
+  /** Applies one fault, holds it for its duration and heals it; null when done, else why it was not. */
+  private String inject(Step step, int n) throws Exception {
+    Random r = new Random(step.choice());
+    int leader = leader(r.nextInt(n));
+    switch (step.kind()) {
+      case "partition-halves" -> {
+        List<Integer> nodes = shuffled(n, r);
+        Set<Integer> a = new LinkedHashSet<>(nodes.subList(0, n / 2));
+        Set<Integer> b = new LinkedHashSet<>(nodes.subList(n / 2, n));
+        partition(step, a, b);
+      }
+      case "isolate-leader" -> {
+        Set<Integer> rest = new LinkedHashSet<>();
+        for (int i = 0; i < n; i++) {
+          if (i != leader) {
+            rest.add(i);
+          }
+        }
+        partition(step, Set.of(leader), rest);
+      }
+      case "bridge" -> {
+        List<Integer> nodes = shuffled(n, r);
+        int bridge = nodes.get(0);
+        Set<Integer> a = new LinkedHashSet<>();
+        Set<Integer> b = new LinkedHashSet<>();
+        a.add(bridge);
+        b.add(bridge);
+        for (int i = 1; i < n; i++) {
+          (i <= (n - 1) / 2 ? a : b).add(nodes.get(i));
+        }
+        Set<Pair> cut = Backend.between(a, b);
+        int f = history.startFault("bridge", Backend.describe(List.of(a, b)) + " (" + Backend.nodeName(bridge)
+            + " in both)", false);
+        backend.cut(cut);
+        Thread.sleep(step.durationMs());
+        backend.cut(Set.of());
+        history.endFault(f);
+      }
+      case "kill", "kill-leader" -> {
+        int victim = step.kind().equals("kill") ? r.nextInt(n) : leader;
+        int f = history.startFault(step.kind(), "kill -9 " + Backend.nodeName(victim), false);
+        backend.kill(victim);
+        Thread.sleep(step.durationMs());
+        backend.start(victim);
+        history.endFault(f);
+      }
+      case "pause-leader" -> {
+        int f = history.startFault("pause-leader", "SIGSTOP " + Backend.nodeName(leader), false);
+        backend.pause(leader);
+        Thread.sleep(step.durationMs());
+        backend.resume(leader);
+        history.endFault(f);
+      }
+      case "restart-all" -> {
+        int f = history.startFault("restart-all", "kill -9 every node, then start them", true);
+        for (int i = 0; i < n; i++) {
+          backend.kill(i);
+        }
+        Thread.sleep(Math.min(step.durationMs(), 2_000));
+        for (int i = 0; i < n; i++) {
+          backend.start(i);
+        }
+        history.endFault(f);
+      }
+      case "clock-offset" -> {
+        String why = backend.clockUnsupportedReason();
+        if (why != null) {
+          return why;
+        }
+        int victim = r.nextInt(n);
+        int f = history.startFault("clock-offset", Backend.nodeName(victim) + (step.offsetMs() >= 0 ? " +" : " ")
+            + step.offsetMs() + " ms", false);
+        backend.clockOffset(victim, step.offsetMs());
+        Thread.sleep(step.durationMs());
+        backend.clockOffset(victim, 0);
+        history.endFault(f);
+      }
+      case "membership" -> {
+        return MEMBERSHIP_UNSUPPORTED;
+      }
+      default -> throw new IllegalArgumentException("unknown nemesis " + step.kind() + " (known: " + ALL + ")");
+    }
+    return null;
+  }
+
+  private void partition(Step step, Set<Integer> a, Set<Integer> b) throws Exception {
+    int f = history.startFault(step.kind(), Backend.describe(List.of(a, b)), false);
+    backend.cut(Backend.between(a, b));
+    Thread.sleep(step.durationMs());
+    backend.cut(Set.of());
+    history.endFault(f);
+  }
+
+  private static List<Integer> shuffled(int n, Random r) {
+    List<Integer> nodes = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      nodes.add(i);
+    }
+    Collections.shuffle(nodes, r);
+    return nodes;
+  }
+
+  /** The node that currently leads, by asking the nodes; {@code fallback} when none answers. */
+  public int leader(int fallback) {
+    for (int i = 0; i < channels.size(); i++) {
+      if (!backend.isRunning(i)) {
+        continue;
+      }
+      try {
+        ClusterStatusResponse s = HaspGrpc.newBlockingStub(channels.get(i)).withDeadlineAfter(1, TimeUnit.SECONDS)
+            .clusterStatus(ClusterStatusRequest.getDefaultInstance());
+        if (!s.getLeaderId().isEmpty() && s.getLeaderId().startsWith("n")) {
+          int leader = Integer.parseInt(s.getLeaderId().substring(1)) - 1;
+          if (leader >= 0 && leader < channels.size()) {
+            return leader;
+          }
+        }
+      } catch (RuntimeException e) {
+        // try the next node
+      }
+    }
+    return fallback;
+  }
+
+  /** Waits until some node reports a leader (after start or healing). */
+  public boolean awaitLeader(long timeoutMs) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (System.nanoTime() < deadline) {
+      if (leader(-1) >= 0) {
+        return true;
+      }
+      Thread.sleep(100);
+    }
+    return false;
+  }
+
+  /** Undoes every fault (end of run or after an error). */
+  public void healAll(int n) {
+    try {
+      backend.cut(Set.of());
+    } catch (Exception e) {
+      System.err.println("chaos: heal network: " + e.getMessage());
+    }
+    for (int i = 0; i < n; i++) {
+      try {
+        backend.resume(i);
+        if (backend.clockUnsupportedReason() == null) {
+          backend.clockOffset(i, 0);
+        }
+        if (!backend.isRunning(i)) {
+          backend.start(i);
+        }
+      } catch (Exception e) {
+        System.err.println("chaos: heal " + Backend.nodeName(i) + ": " + e.getMessage());
+      }
+    }
+    history.endAllFaults();
+  }
+
+  public void close() {
+    for (ManagedChannel c : channels) {
+      c.shutdownNow();
+    }
+  }
+}

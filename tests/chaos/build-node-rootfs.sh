@@ -28,7 +28,7 @@ fi
   | grep . > "$WORK/binaries"
 # ldd exits non-zero for the odd file it cannot read; what it prints is what matters.
 xargs ldd < "$WORK/binaries" 2>/dev/null > "$WORK/ldd.txt" || true
-awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' "$WORK/ldd.txt" | { grep -v "^$R" || true; } | sort -u > "$WORK/libs"
+awk '$3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' "$WORK/ldd.txt" | { grep -v "^$R" || true; } | sort -u > "$WORK/libs"
 while read -r lib; do mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; done < "$WORK/libs"
 echo 'root:x:0:0:root:/root:/sbin/nologin' > "$R/etc/passwd"
 echo 'root:x:0:' > "$R/etc/group"

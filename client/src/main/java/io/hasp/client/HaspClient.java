@@ -84,6 +84,15 @@ public final class HaspClient implements AutoCloseable {
     transport.findLeader();
   }
 
+  /**
+   * One try's deadline for calls that do not wait: short, so that a node that accepts connections but does not
+   * answer (paused, partitioned away from the leader) costs one try, not the whole call (the retry carries the
+   * same request id, so it is safe).
+   */
+  private long attemptMs() {
+    return Math.min(callTimeout.toMillis(), 2_000);
+  }
+
   /** Starts a client configuration; {@link Builder#endpoints} is required. */
   public static Builder builder() {
     return new Builder();
@@ -219,7 +228,7 @@ public final class HaspClient implements AutoCloseable {
       Instant sent = Instant.now();
       CompletableFuture<LockResponse> call = transport.call(
           tryOnly ? HaspGrpc.getTryLockMethod() : HaspGrpc.getLockMethod(), r.build(), budget,
-          tryOnly ? callTimeout.toMillis() : 0);
+          tryOnly ? attemptMs() : options.waitTimeout != null ? options.waitTimeout.toMillis() + attemptMs() : 0);
       return call.thenApply(resp -> {
         if (!resp.getLocked()) {
           return Optional.<LockHandle>empty();
@@ -249,7 +258,7 @@ public final class HaspClient implements AutoCloseable {
       throw new IllegalArgumentException("key must not be empty");
     }
     return transport.call(HaspGrpc.getUnlockMethod(), UnlockRequest.newBuilder().setHeader(header()).setName(name)
-        .setKey(key).build(), callTimeout.toMillis(), callTimeout.toMillis()).thenApply(r -> null);
+        .setKey(key).build(), callTimeout.toMillis(), attemptMs()).thenApply(r -> null);
   }
 
   /** Same as {@code handle.close()}. */
@@ -282,7 +291,7 @@ public final class HaspClient implements AutoCloseable {
     Instant sent = Instant.now();
     return transport.call(HaspGrpc.getRenewMethod(), RenewRequest.newBuilder().setHeader(header())
         .setName(handle.name()).setKey(handle.key()).setLeaseMs(lease.toMillis()).build(),
-        callTimeout.toMillis(), callTimeout.toMillis())
+        callTimeout.toMillis(), attemptMs())
         .handle((r, e) -> {
           if (e != null) {
             HaspException h = Transport.toException(unwrap(e));
@@ -337,7 +346,7 @@ public final class HaspClient implements AutoCloseable {
   public CompletableFuture<Boolean> isLockedAsync(String name) {
     checkName(name);
     return transport.call(HaspGrpc.getIsLockedMethod(), IsLockedRequest.newBuilder().setName(name).build(),
-        callTimeout.toMillis(), callTimeout.toMillis()).thenApply(r -> r.getLocked());
+        callTimeout.toMillis(), attemptMs()).thenApply(r -> r.getLocked());
   }
 
   /** Linearizable: size, holders (token, owner, lease left) and waiter count; empty when the lock does not exist. */
@@ -349,7 +358,7 @@ public final class HaspClient implements AutoCloseable {
   public CompletableFuture<Optional<io.hasp.proto.LockInfo>> getLockAsync(String name) {
     checkName(name);
     return transport.call(HaspGrpc.getGetLockMethod(), GetLockRequest.newBuilder().setName(name).build(),
-        callTimeout.toMillis(), callTimeout.toMillis())
+        callTimeout.toMillis(), attemptMs())
         .thenApply(r -> r.getExists() ? Optional.of(r.getLock()) : Optional.<io.hasp.proto.LockInfo>empty());
   }
 
@@ -366,7 +375,7 @@ public final class HaspClient implements AutoCloseable {
 
   private CompletableFuture<List<LockSummary>> listPage(String prefix, String token, List<LockSummary> all) {
     return transport.call(HaspGrpc.getListLocksMethod(), ListLocksRequest.newBuilder().setPrefix(prefix)
-        .setPageToken(token).setLimit(1000).build(), callTimeout.toMillis(), callTimeout.toMillis())
+        .setPageToken(token).setLimit(1000).build(), callTimeout.toMillis(), attemptMs())
         .thenCompose((ListLocksResponse r) -> {
           all.addAll(r.getLocksList());
           return r.getNextPageToken().isEmpty() ? CompletableFuture.completedFuture(all)
@@ -385,7 +394,7 @@ public final class HaspClient implements AutoCloseable {
       checkName(n);
     }
     return transport.call(HaspGrpc.getFlushLocksMethod(), FlushLocksRequest.newBuilder().setHeader(header())
-        .addAllNames(List.of(names)).build(), callTimeout.toMillis(), callTimeout.toMillis())
+        .addAllNames(List.of(names)).build(), callTimeout.toMillis(), attemptMs())
         .thenApply(r -> new LinkedHashSet<>(r.getReleasedList()));
   }
 
@@ -410,7 +419,7 @@ public final class HaspClient implements AutoCloseable {
       if (session == null || session.isCompletedExceptionally()) {
         lastKeepAliveNanos = System.nanoTime();
         session = transport.call(HaspGrpc.getOpenSessionMethod(), OpenSessionRequest.newBuilder().setHeader(header())
-            .setTtlMs(sessionTtl.toMillis()).setOwner(clientId).build(), callTimeout.toMillis(), callTimeout.toMillis())
+            .setTtlMs(sessionTtl.toMillis()).setOwner(clientId).build(), callTimeout.toMillis(), attemptMs())
             .thenApply(r -> {
               lastKeepAliveNanos = System.nanoTime();
               scheduleKeepAlive(r.getSessionId());
@@ -431,8 +440,9 @@ public final class HaspClient implements AutoCloseable {
       return;
     }
     long period = Math.max(100, sessionTtl.toMillis() / 3);
+    // Short tries within two periods: a node that hangs (paused, cut off) must not use up the session's TTL.
     transport.call(HaspGrpc.getKeepAliveMethod(), KeepAliveRequest.newBuilder().setHeader(header())
-        .setSessionId(sessionId).build(), period, period).whenComplete((r, e) -> {
+        .setSessionId(sessionId).build(), 2 * period, Math.max(100, period / 2)).whenComplete((r, e) -> {
           if (e == null) {
             lastKeepAliveNanos = System.nanoTime();
             scheduleKeepAlive(sessionId);

@@ -140,6 +140,9 @@ final class Transport implements AutoCloseable {
           return;
         }
         String next = d.hint() != null && !d.hint().isEmpty() ? d.hint() : endpoints.get((endpoints.indexOf(address) + 1 + endpoints.size()) % endpoints.size());
+        if (address.equals(preferred)) {
+          preferred = next; // later calls should not start at a node that just failed them
+        }
         long delay = (n + 1) % endpoints.size() == 0 ? backoffMs((n + 1) / endpoints.size()) : 0;
         scheduler.schedule(() -> attempt(method, request, deadline, attemptMs, n + 1, next, result, current),
             delay, TimeUnit.MILLISECONDS);

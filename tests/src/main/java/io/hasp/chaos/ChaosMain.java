@@ -45,12 +45,31 @@ public final class ChaosMain {
     System.exit(run(args));
   }
 
+  static final String USAGE = String.join("\n",
+      "usage: ./hasp chaos [flags]   (needs root)",
+      "  --backend docker|local   containers through Testcontainers (default) or local processes",
+      "  --nodes 3|5              cluster size (default 3)",
+      "  --duration 120s          workload time under faults, 20s..24h (default 120s)",
+      "  --nemeses all|a,b,...    " + String.join(", ", io.hasp.chaos.nemesis.Nemesis.ALL) + " (default all)",
+      "  --workloads all|a,b,...  " + String.join(", ", ChaosOptions.WORKLOADS) + " (default all)",
+      "  --seed N                 fault schedule and client randomness (default random, printed)",
+      "  --report-dir DIR         reports go to DIR/<time>-seed<N> (default chaos-reports)",
+      "  --unsafe-local-grants    deliberately broken server (grants without consensus): must be caught",
+      "  --session-ttl 3s         client session TTL",
+      "  --min-availability 0.5   availability below this fails the run",
+      "  --cleanup                remove what an interrupted run left, then exit",
+      "exit: 0 valid, 1 violation found, 3 undecided, 2 bad flags or the cluster could not be run");
+
   public static int run(String[] args) {
+    if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+      System.out.println(USAGE);
+      return 0;
+    }
     ChaosOptions o;
     try {
       o = ChaosOptions.parse(args);
     } catch (ChaosOptions.UsageException e) {
-      System.err.println("chaos: error: INVALID_ARGUMENT: " + e.getMessage());
+      System.err.println("chaos: error: INVALID_ARGUMENT: " + e.getMessage() + " (./hasp chaos --help)");
       return 2;
     }
     try {
@@ -119,11 +138,16 @@ public final class ChaosMain {
       nodeEnv.put("HASP_UNSAFE_LOCAL_GRANTS", "true");
     }
     Backend backend;
-    if (o.backend().equals("local")) {
-      backend = new LocalBackend(run, scratch, o.nodes(), nodeEnv);
-    } else {
-      String image = NodeImage.build(Map.of());
-      backend = new DockerBackend(run, scratch, o.nodes(), nodeEnv, image, NodeImage.hasFaketime());
+    try {
+      if (o.backend().equals("local")) {
+        backend = new LocalBackend(run, scratch, o.nodes(), nodeEnv);
+      } else {
+        String image = NodeImage.build(Map.of());
+        backend = new DockerBackend(run, scratch, o.nodes(), nodeEnv, image, NodeImage.hasFaketime());
+      }
+    } catch (Exception | Error e) {
+      LocalBackend.deleteTree(scratch);
+      throw e;
     }
     Thread hook = new Thread(backend::close, "chaos-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);

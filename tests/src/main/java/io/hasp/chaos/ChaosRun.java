@@ -83,7 +83,7 @@ public final class ChaosRun {
       }
     }
     for (String s : skipped) {
-      info.put("not injected", s);
+      info.put("not injected: " + s.substring(0, s.indexOf(':')), s.substring(s.indexOf(':') + 2));
     }
     if (o.nemeses().contains("clock-offset") && backend.clockUnsupportedReason() != null) {
       info.put("clock offsets", "NOT possible here: " + backend.clockUnsupportedReason());

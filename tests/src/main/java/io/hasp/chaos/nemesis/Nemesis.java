@@ -46,9 +46,9 @@ public final class Nemesis {
   }
 
   /**
-   * Plans the faults: after a 5 s warm-up, every requested kind once in a seeded order, then seeded random
-   * kinds, each after a 2–4 s quiet gap and lasting 3–8 s, until {@code durationMs - 10 s} (the last 10 s let
-   * the cluster recover under load).
+   * Plans the faults: after a 5 s warm-up, every requested kind once in a seeded order (2–3 s quiet gaps,
+   * 3–6 s faults), then seeded random kinds (2–4 s gaps, 3–8 s faults), until {@code durationMs - 10 s} (the
+   * last 10 s let the cluster recover under load).
    */
   public static List<Step> plan(long seed, List<String> kinds, long durationMs) {
     Random r = new Random(seed);
@@ -57,9 +57,11 @@ public final class Nemesis {
     List<Step> steps = new ArrayList<>();
     long t = 5_000;
     for (int i = 0; !kinds.isEmpty(); i++) {
-      String kind = i < order.size() ? order.get(i) : kinds.get(r.nextInt(kinds.size()));
-      long gap = 2_000 + r.nextInt(2_000);
-      long length = 3_000 + r.nextInt(5_000);
+      boolean firstPass = i < order.size();
+      String kind = firstPass ? order.get(i) : kinds.get(r.nextInt(kinds.size()));
+      // The first pass is tighter (2-3 s gaps, 3-6 s faults) so that a 2-minute run fits every kind once.
+      long gap = 2_000 + r.nextInt(firstPass ? 1_000 : 2_000);
+      long length = kind.equals("membership") ? 0 : 3_000 + r.nextInt(firstPass ? 3_000 : 5_000);
       int choice = r.nextInt(1 << 20);
       int sign = r.nextBoolean() ? 1 : -1;
       long offset = sign * (1_000 + r.nextInt(3_000));

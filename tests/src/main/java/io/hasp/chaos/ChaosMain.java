@@ -6,6 +6,7 @@ import io.hasp.chaos.cluster.DockerBackend;
 import io.hasp.chaos.cluster.DockerEngine;
 import io.hasp.chaos.cluster.LocalBackend;
 import io.hasp.chaos.cluster.NodeImage;
+import io.hasp.chaos.cluster.Scratch;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -89,6 +90,7 @@ public final class ChaosMain {
   }
 
   private static void cleanup() throws Exception {
+    Scratch.sweepStale();
     LocalBackend.sweep(LocalBackend.cgroupRoot());
     if (System.getenv("DOCKER_HOST") != null) {
       DockerBackend.sweep(org.testcontainers.DockerClientFactory.instance().client());
@@ -98,8 +100,15 @@ public final class ChaosMain {
 
   /** Parent of a docker run: engine up, child JVM runs the test, engine down, also on Ctrl-C. */
   private static int supervise(String[] args) throws Exception {
-    Path dir = Files.createTempDirectory("hasp-chaos-engine-");
-    DockerEngine engine = DockerEngine.start(dir);
+    Scratch.sweepStale();
+    Scratch scratch = Scratch.create("engine" + Long.toHexString(System.nanoTime() & 0xffffL));
+    DockerEngine engine;
+    try {
+      engine = DockerEngine.start(scratch.dir());
+    } catch (Exception | Error e) {
+      scratch.close();
+      throw e;
+    }
     Process[] child = new Process[1];
     Thread cleanup = new Thread(() -> {
       Process c = child[0];
@@ -114,6 +123,7 @@ public final class ChaosMain {
         }
       }
       engine.stop();
+      scratch.close();
     }, "chaos-engine-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
     List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", "--",
@@ -125,14 +135,25 @@ public final class ChaosMain {
     pb.environment().put("HASP_CHAOS_CHILD", "1");
     child[0] = pb.start();
     int code = child[0].waitFor();
-    Runtime.getRuntime().removeShutdownHook(cleanup);
+    unhook(cleanup);
     cleanup.run();
     return code;
   }
 
+  /** Shutdown hooks cannot be removed once the JVM is shutting down (Ctrl-C); they run then anyway. */
+  private static void unhook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // shutting down: the hook runs
+    }
+  }
+
   static int runHere(ChaosOptions o) throws Exception {
     String run = Long.toHexString(System.nanoTime() & 0xffffffL);
-    Path scratch = Files.createTempDirectory("hasp-chaos-" + run + "-");
+    Scratch.sweepStale();
+    Scratch held = Scratch.create(run);
+    Path scratch = held.dir();
     Map<String, String> nodeEnv = new HashMap<>();
     if (o.unsafeLocalGrants()) {
       nodeEnv.put("HASP_UNSAFE_LOCAL_GRANTS", "true");
@@ -146,10 +167,13 @@ public final class ChaosMain {
         backend = new DockerBackend(run, scratch, o.nodes(), nodeEnv, image, NodeImage.hasFaketime());
       }
     } catch (Exception | Error e) {
-      LocalBackend.deleteTree(scratch);
+      held.close();
       throw e;
     }
-    Thread hook = new Thread(backend::close, "chaos-cleanup");
+    Thread hook = new Thread(() -> {
+      backend.close();
+      held.close();
+    }, "chaos-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
     Path report = o.reportRoot().toAbsolutePath().resolve(
         LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-seed" + o.seed());
@@ -157,8 +181,9 @@ public final class ChaosMain {
     try {
       out = ChaosRun.run(o, backend, report);
     } finally {
+      unhook(hook);
       backend.close();
-      Runtime.getRuntime().removeShutdownHook(hook);
+      held.close();
     }
     String availability = out.verdicts().stream().filter(v -> v.checker().equals("availability")).findFirst()
         .map(v -> v.summary().substring(0, v.summary().indexOf('%') + 1)).orElse("?");

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.hasp.chaos.cluster.Cmd;
-import io.hasp.chaos.cluster.LocalBackend;
 import io.hasp.chaos.nemesis.Nemesis;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,7 +12,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -35,7 +32,7 @@ class ChaosShortRunTest {
   @Test
   void shortContainerRunWithEveryNemesisIsValid() throws Exception {
     assumeTrue(root(), "the chaos harness needs root (iptables, cgroups, dockerd)");
-    Set<String> tmpBefore = hasp(Path.of(System.getProperty("java.io.tmpdir")));
+    Set<String> tmpBefore = Leftovers.tmpDirs();
     int code = ChaosMain.run(new String[] {"--backend", "docker", "--nodes", "3", "--duration", "120s", "--seed", SEED,
         "--report-dir", REPORTS.toString()});
     Path report = newest();
@@ -49,13 +46,13 @@ class ChaosShortRunTest {
       assertTrue(history.contains("\"fault\":\"" + kind + "\""), kind + " was never injected");
     }
     assertTrue(Files.readString(report.resolve("index.html")).contains(Nemesis.MEMBERSHIP_UNSUPPORTED));
-    assertLeftNothing(tmpBefore); // includes the engine's directory, removed only after dockerd exited
+    Leftovers.assertNone(tmpBefore); // includes the engine's directory, removed only after dockerd exited
   }
 
   @Test
   void brokenServerIsCaughtByAShortRun() throws Exception {
     assumeTrue(root(), "the chaos harness needs root (iptables, cgroups)");
-    Set<String> tmpBefore = hasp(Path.of(System.getProperty("java.io.tmpdir")));
+    Set<String> tmpBefore = Leftovers.tmpDirs();
     int code = ChaosMain.run(new String[] {"--backend", "local", "--duration", "30s", "--seed", SEED,
         "--nemeses", "kill,partition-halves", "--unsafe-local-grants", "--report-dir", REPORTS.toString()});
     Path report = newest();
@@ -64,33 +61,18 @@ class ChaosShortRunTest {
     assertTrue(verdicts.startsWith("INVALID"), verdicts);
     assertTrue(verdicts.contains("linearizability  FAIL"), verdicts);
     assertTrue(verdicts.contains("holders  FAIL"), verdicts);
-    assertLeftNothing(tmpBefore);
+    Leftovers.assertNone(tmpBefore);
   }
 
   @Test
   void shortLocalRunIsValid() throws Exception {
     assumeTrue(root(), "the chaos harness needs root (iptables, cgroups)");
-    Set<String> tmpBefore = hasp(Path.of(System.getProperty("java.io.tmpdir")));
+    Set<String> tmpBefore = Leftovers.tmpDirs();
     int code = ChaosMain.run(new String[] {"--backend", "local", "--duration", "45s", "--seed", SEED,
         "--nemeses", "isolate-leader,bridge,pause-leader,clock-offset", "--report-dir", REPORTS.toString()});
     Path report = newest();
     assertEquals(0, code, "the local chaos run found a problem; see " + report.resolve("index.html"));
-    assertLeftNothing(tmpBefore);
-  }
-
-  private static void assertLeftNothing(Set<String> tmpBefore) throws IOException {
-    assertTrue(!Cmd.run("iptables", "-w", "-S").text().contains("HASP-"), "an iptables chain was left");
-    assertTrue(hasp(LocalBackend.cgroupRoot()).isEmpty(), "a cgroup was left");
-    Set<String> tmpAfter = hasp(Path.of(System.getProperty("java.io.tmpdir")));
-    tmpAfter.removeAll(tmpBefore);
-    assertTrue(tmpAfter.isEmpty(), "temp dirs were left: " + tmpAfter);
-    assertTrue(Cmd.run("pgrep", "-f", "io.hasp.server.cli.NodeCommand --id").code() != 0, "a node process was left");
-  }
-
-  private static Set<String> hasp(Path dir) throws IOException {
-    try (Stream<Path> s = Files.list(dir)) {
-      return new TreeSet<>(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("hasp-")).toList());
-    }
+    Leftovers.assertNone(tmpBefore);
   }
 
   private static Path newest() throws IOException {

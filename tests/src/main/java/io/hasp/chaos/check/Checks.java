@@ -145,7 +145,8 @@ public final class Checks {
     sorted.sort(Comparator.comparingLong(Op::invokedNs));
     if (prefix < sorted.size()) {
       Op op = sorted.get(prefix);
-      return "; stuck near " + op.type().name().toLowerCase(Locale.ROOT) + " by p" + op.process() + " invoked at "
+      String who = op.process() >= 1_000_000 ? "a lease grant" : op.process() < 0 ? "a reader" : "p" + op.process();
+      return "; stuck near " + op.type().name().toLowerCase(Locale.ROOT) + " by " + who + " invoked at "
           + s(op.invokedNs()) + (op.token() > 0 ? " token " + op.token() : "");
     }
     return "";

@@ -72,10 +72,12 @@ public final class DockerBackend implements Backend {
   /** Removes containers and networks any earlier run left (label hasp.chaos). */
   public static void sweep(DockerClient docker) {
     for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(LABEL)).exec()) {
-      docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+      if (Scratch.deadRun(c.getLabels().get(LABEL))) {
+        docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+      }
     }
     for (com.github.dockerjava.api.model.Network n : docker.listNetworksCmd().exec()) {
-      if (n.getLabels() != null && n.getLabels().containsKey(LABEL)) {
+      if (n.getLabels() != null && n.getLabels().containsKey(LABEL) && Scratch.deadRun(n.getLabels().get(LABEL))) {
         docker.removeNetworkCmd(n.getId()).exec();
       }
     }
@@ -306,9 +308,11 @@ public final class DockerBackend implements Backend {
       }
     }
     try {
-      sweep(docker);
+      for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(Map.of(LABEL, run)).exec()) {
+        docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+      }
     } catch (Exception e) {
-      errors.put("sweep", e);
+      errors.put("containers of run " + run, e);
     }
     LocalBackend.deleteTree(dir);
     errors.forEach((what, e) -> System.err.println("chaos: cleanup of " + what + ": " + e.getMessage()));

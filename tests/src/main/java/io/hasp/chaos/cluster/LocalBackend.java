@@ -105,6 +105,9 @@ public final class LocalBackend implements Backend {
     for (String line : rules.split("\n")) {
       if (line.startsWith("-N HASP-")) {
         String old = line.substring(3).trim();
+        if (!Scratch.deadRun(old.substring("HASP-".length()))) {
+          continue; // another run, alive
+        }
         while (Cmd.run("iptables", "-w", "-D", "OUTPUT", "-j", old).ok()) {
           // a chain may be hooked more than once
         }
@@ -113,7 +116,8 @@ public final class LocalBackend implements Backend {
       }
     }
     try (var groups = Files.list(cgroupRoot)) {
-      for (Path g : groups.filter(p -> p.getFileName().toString().startsWith("hasp-")).toList()) {
+      for (Path g : groups.filter(p -> p.getFileName().toString().startsWith("hasp-")
+          && Scratch.deadRun(p.getFileName().toString().substring("hasp-".length()))).toList()) {
         removeCgroup(g);
       }
     } catch (IOException e) {

@@ -1,0 +1,38 @@
+package io.hasp.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hasp.chaos.cluster.Cmd;
+import io.hasp.chaos.cluster.LocalBackend;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/** What a chaos run may leave behind, and the assertion that it left none of it. */
+final class Leftovers {
+  private Leftovers() {}
+
+  static Set<String> tmpDirs() throws IOException {
+    return names(Path.of(System.getProperty("java.io.tmpdir")), "hasp-chaos-");
+  }
+
+  static Set<String> names(Path dir, String prefix) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return new TreeSet<>(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix)).toList());
+    }
+  }
+
+  /** No chain, cgroup, node process, engine or temp dir beyond those that existed before ({@code tmpBefore}). */
+  static void assertNone(Set<String> tmpBefore) throws IOException {
+    assertTrue(!Cmd.run("iptables", "-w", "-S").text().contains("HASP-"), "an iptables chain was left");
+    assertEquals(Set.of(), names(LocalBackend.cgroupRoot(), "hasp-"), "cgroups were left");
+    Set<String> tmpAfter = tmpDirs();
+    tmpAfter.removeAll(tmpBefore);
+    assertEquals(Set.of(), tmpAfter, "temp dirs were left");
+    assertTrue(Cmd.run("pgrep", "-f", "io.hasp.server.cli.NodeCommand --id").code() != 0, "a node process was left");
+  }
+}

@@ -130,11 +130,27 @@ public final class ChaosMain {
         ProcessHandle.current().info().command().orElse("java"), "-Xmx1g", "-cp",
         System.getProperty("java.class.path"), ChaosMain.class.getName()));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+    // Output goes through this JVM's System.out (not inherited file descriptors), so a test runner that
+    // captures System.out sees it and its own channel stays clean.
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.INHERIT);
     pb.environment().putAll(engine.env());
     pb.environment().put("HASP_CHAOS_CHILD", "1");
     child[0] = pb.start();
+    Thread pump = new Thread(() -> {
+      try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(child[0].getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          System.out.println(line);
+        }
+      } catch (java.io.IOException e) {
+        // the child is gone
+      }
+    }, "chaos-child-output");
+    pump.setDaemon(true);
+    pump.start();
     int code = child[0].waitFor();
+    pump.join(5_000);
     unhook(cleanup);
     cleanup.run();
     return code;

@@ -58,6 +58,7 @@ public final class ChaosMain {
       "  --unsafe-local-grants    deliberately broken server (grants without consensus): must be caught",
       "  --session-ttl 3s         client session TTL",
       "  --min-availability 0.5   availability below this fails the run",
+      "  --node-env HASP_K=V      a node setting for every node, e.g. HASP_ELECTION_TIMEOUT_MIN=1s (repeatable)",
       "  --cleanup                remove what an interrupted run left, then exit",
       "exit: 0 valid, 1 violation found, 3 undecided, 2 bad flags or the cluster could not be run");
 
@@ -170,7 +171,7 @@ public final class ChaosMain {
     Scratch.sweepStale();
     Scratch held = Scratch.create(run);
     Path scratch = held.dir();
-    Map<String, String> nodeEnv = new HashMap<>();
+    Map<String, String> nodeEnv = new HashMap<>(o.nodeEnv());
     if (o.unsafeLocalGrants()) {
       nodeEnv.put("HASP_UNSAFE_LOCAL_GRANTS", "true");
     }

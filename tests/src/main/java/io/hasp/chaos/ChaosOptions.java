@@ -10,7 +10,7 @@ import java.util.List;
 /** The settings of one run, parsed from the command line; see {@link ChaosMain} for the flags. */
 public record ChaosOptions(String backend, int nodes, Duration duration, List<String> nemeses, List<String> workloads,
     long seed, Path reportRoot, boolean unsafeLocalGrants, Duration sessionTtl, double minAvailability,
-    boolean cleanupOnly, String commandLine) {
+    boolean cleanupOnly, java.util.Map<String, String> nodeEnv, String commandLine) {
 
   public static final List<String> WORKLOADS = List.of("mutex", "semaphore", "lease", "reads");
 
@@ -33,6 +33,7 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
     Duration ttl = Duration.ofSeconds(3);
     double minAvailability = 0.5;
     boolean cleanup = false;
+    java.util.Map<String, String> nodeEnv = new java.util.LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -68,11 +69,20 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
           }
         }
         case "--cleanup" -> cleanup = true;
+        case "--node-env" -> {
+          String kv = value(args, ++i, a);
+          int eq = kv.indexOf('=');
+          if (eq <= 0 || !kv.startsWith("HASP_")) {
+            throw new UsageException(a + " expects HASP_KEY=VALUE (a node setting, e.g. HASP_ELECTION_TIMEOUT_MIN=1s), got '"
+                + kv + "'");
+          }
+          nodeEnv.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
         default -> throw new UsageException("unknown flag '" + a + "'");
       }
     }
     return new ChaosOptions(backend, nodes, duration, nemeses, workloads, seed, reports, unsafe, ttl, minAvailability,
-        cleanup, "./hasp chaos " + String.join(" ", args));
+        cleanup, nodeEnv, "./hasp chaos " + String.join(" ", args));
   }
 
   private static String value(String[] args, int i, String flag) {

@@ -39,6 +39,7 @@ public final class ChaosRun {
     info.put("workloads", String.join(", ", o.workloads()));
     info.put("session TTL", o.sessionTtl().toMillis() + " ms");
     info.put("unsafe local grants (broken server)", Boolean.toString(o.unsafeLocalGrants()));
+    o.nodeEnv().forEach((k, v) -> info.put("node setting " + k, v));
     List<Nemesis.Step> plan = Nemesis.plan(o.seed(), o.nemeses(), o.duration().toMillis());
     info.put("fault plan", plan.size() + " faults: " + String.join(", ", plan.stream()
         .map(s -> s.kind() + "@" + s.atMs() / 1000 + "s").toList()));

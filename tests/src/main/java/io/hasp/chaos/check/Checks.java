@@ -369,6 +369,11 @@ public final class Checks {
     List<String> findings = new ArrayList<>();
     findings.add(String.format(Locale.ROOT, "all operations: %d of %d answered (%.1f%%)", allAnswered, all,
         all == 0 ? 100.0 : 100.0 * allAnswered / all));
+    long[] gap = longestGap(ops);
+    if (gap != null) {
+      findings.add(String.format(Locale.ROOT, "longest time without any successful operation: %.3f s, from %s to %s%s",
+          (gap[1] - gap[0]) / 1e9, s(gap[0]), s(gap[1]), during(faults, gap[0], gap[1])));
+    }
     for (Map.Entry<String, long[]> e : perFault.entrySet()) {
       findings.add(String.format(Locale.ROOT, "during %s: %d of %d answered (%.1f%%)", e.getKey(), e.getValue()[1],
           e.getValue()[0], 100.0 * e.getValue()[1] / e.getValue()[0]));
@@ -382,6 +387,38 @@ public final class Checks {
     return new Verdict("availability", a >= minAvailability ? Verdict.Status.PASS : Verdict.Status.FAIL,
         String.format(Locale.ROOT, "%.1f%% of %d operations invoked while a quorum was reachable were answered "
             + "(threshold %.0f%%)", 100 * a, inQuorum, 100 * minAvailability), findings);
+  }
+
+  /** The longest interval between two successive OK completions (from the first to the last), or null. */
+  static long[] longestGap(List<OpRecord> ops) {
+    List<Long> done = new ArrayList<>();
+    for (OpRecord r : ops) {
+      if (r.outcome() == Outcome.OK && !r.f().equals("write")) {
+        done.add(r.completeNs());
+      }
+    }
+    if (done.size() < 2) {
+      return null;
+    }
+    done.sort(null);
+    long[] best = {done.get(0), done.get(0)};
+    for (int i = 1; i < done.size(); i++) {
+      if (done.get(i) - done.get(i - 1) > best[1] - best[0]) {
+        best = new long[] {done.get(i - 1), done.get(i)};
+      }
+    }
+    return best;
+  }
+
+  private static String during(List<Fault> faults, long from, long to) {
+    List<String> kinds = new ArrayList<>();
+    for (Fault f : faults) {
+      long end = f.endNs() < 0 ? Long.MAX_VALUE : f.endNs();
+      if (f.startNs() < to && end > from) {
+        kinds.add(f.kind() + " (" + f.detail() + ")");
+      }
+    }
+    return kinds.isEmpty() ? " (no fault active)" : " during " + String.join(", ", kinds);
   }
 
   static double pct(List<Long> sorted, double q) {

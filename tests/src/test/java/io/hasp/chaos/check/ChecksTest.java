@@ -116,6 +116,8 @@ class ChecksTest {
     List<Fault> faults = List.of(new Fault("restart-all", "all", 9 * MS, 12 * MS, true));
     Verdict v = Checks.availability(h, faults, 0.9);
     assertEquals(Verdict.Status.PASS, v.status(), v.summary());
+    assertTrue(v.findings().contains("longest time without any successful operation: 0.002 s, from 0.002 s to 0.004 s"
+        + " (no fault active)"), v.findings().toString());
     assertEquals(Verdict.Status.FAIL, Checks.availability(h, List.of(), 0.9).status());
   }
 }

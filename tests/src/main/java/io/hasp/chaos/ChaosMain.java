@@ -60,6 +60,7 @@ public final class ChaosMain {
       "  --min-availability 0.5   availability below this fails the run",
       "  --node-env HASP_K=V      a node setting for every node, e.g. HASP_ELECTION_TIMEOUT_MIN=1s (repeatable)",
       "  --cleanup                remove what an interrupted run left, then exit",
+      "  --recheck REPORT_DIR     check a saved run's history.jsonl again (writes REPORT_DIR/recheck)",
       "exit: 0 valid, 1 violation found, 3 undecided, 2 bad flags or the cluster could not be run");
 
   public static int run(String[] args) {
@@ -75,6 +76,19 @@ public final class ChaosMain {
       return 2;
     }
     try {
+      if (o.recheck() != null) {
+        if (!Files.exists(o.recheck().resolve("history.jsonl"))) {
+          System.err.println("chaos: error: INVALID_ARGUMENT: --recheck: no history.jsonl in " + o.recheck());
+          return 2;
+        }
+        String status = ChaosRun.recheck(o.recheck(), o.minAvailability());
+        System.out.println("chaos: " + status + " (checked again) report=" + o.recheck().resolve("recheck/index.html"));
+        return switch (status) {
+          case "VALID" -> 0;
+          case "INVALID" -> 1;
+          default -> 3;
+        };
+      }
       if (o.cleanupOnly()) {
         cleanup();
         return 0;

@@ -10,7 +10,7 @@ import java.util.List;
 /** The settings of one run, parsed from the command line; see {@link ChaosMain} for the flags. */
 public record ChaosOptions(String backend, int nodes, Duration duration, List<String> nemeses, List<String> workloads,
     long seed, Path reportRoot, boolean unsafeLocalGrants, Duration sessionTtl, double minAvailability,
-    boolean cleanupOnly, java.util.Map<String, String> nodeEnv, String commandLine) {
+    boolean cleanupOnly, java.util.Map<String, String> nodeEnv, Path recheck, String commandLine) {
 
   public static final List<String> WORKLOADS = List.of("mutex", "semaphore", "lease", "reads");
 
@@ -34,6 +34,7 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
     double minAvailability = 0.5;
     boolean cleanup = false;
     java.util.Map<String, String> nodeEnv = new java.util.LinkedHashMap<>();
+    Path recheck = null;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -69,6 +70,7 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
           }
         }
         case "--cleanup" -> cleanup = true;
+        case "--recheck" -> recheck = Path.of(value(args, ++i, a));
         case "--node-env" -> {
           String kv = value(args, ++i, a);
           int eq = kv.indexOf('=');
@@ -82,7 +84,7 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
       }
     }
     return new ChaosOptions(backend, nodes, duration, nemeses, workloads, seed, reports, unsafe, ttl, minAvailability,
-        cleanup, nodeEnv, "./hasp chaos " + String.join(" ", args));
+        cleanup, nodeEnv, recheck, "./hasp chaos " + String.join(" ", args));
   }
 
   private static String value(String[] args, int i, String flag) {

@@ -91,18 +91,54 @@ public final class ChaosRun {
     }
     List<OpRecord> ops = history.ops();
     System.out.println("chaos: checking " + ops.size() + " operations");
+    List<Verdict> verdicts = check(ops, history.faults(), maxSkewMs, o.minAvailability());
+    String status = status(verdicts);
+    Report.write(reportDir, "Hasp chaos run, seed " + o.seed(), info, ops, history.faults(), verdicts,
+        history.now());
+    return new Outcome(status, verdicts, reportDir, ops.size(), history.faults().size(), skipped);
+  }
+
+  /** Every checker over one history; maxSkewMs is the largest forward clock offset the nemesis applied. */
+  public static List<Verdict> check(List<OpRecord> ops, List<io.hasp.chaos.history.Fault> faults, long maxSkewMs,
+      double minAvailability) {
     List<Verdict> verdicts = new ArrayList<>();
     verdicts.add(Checks.linearizability(ops, Workload.LEASE.toNanos(),
         TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), 2_000_000));
     verdicts.add(Checks.holders(ops));
     verdicts.add(Checks.fencing(ops));
     verdicts.add(Checks.readVisibility(ops));
-    verdicts.add(Checks.availability(ops, history.faults(), o.minAvailability()));
-    String status = verdicts.stream().anyMatch(Verdict::failed) ? "INVALID"
+    verdicts.add(Checks.availability(ops, faults, minAvailability));
+    return verdicts;
+  }
+
+  public static String status(List<Verdict> verdicts) {
+    return verdicts.stream().anyMatch(Verdict::failed) ? "INVALID"
         : verdicts.stream().anyMatch(v -> v.status() == Verdict.Status.UNKNOWN) ? "UNDECIDED" : "VALID";
-    Report.write(reportDir, "Hasp chaos run, seed " + o.seed(), info, ops, history.faults(), verdicts,
-        history.now());
-    return new Outcome(status, verdicts, reportDir, ops.size(), history.faults().size(), skipped);
+  }
+
+  /**
+   * Checks a saved run again (its history.jsonl) with the current checkers and rewrites verdicts.txt and the
+   * pictures in place. The clock skew allowed is read back from the clock-offset faults.
+   */
+  public static String recheck(Path reportDir, double minAvailability) throws java.io.IOException {
+    io.hasp.chaos.history.HistoryFile.Contents c =
+        io.hasp.chaos.history.HistoryFile.read(reportDir.resolve("history.jsonl"));
+    long maxSkewMs = 0;
+    for (io.hasp.chaos.history.Fault f : c.faults()) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\+(\\d+) ms").matcher(f.detail());
+      if (f.kind().equals("clock-offset") && m.find()) {
+        maxSkewMs = Math.max(maxSkewMs, Long.parseLong(m.group(1)));
+      }
+    }
+    List<Verdict> verdicts = check(c.ops(), c.faults(), maxSkewMs, minAvailability);
+    Map<String, String> info = new LinkedHashMap<>();
+    info.put("rechecked from", reportDir.resolve("history.jsonl").toString());
+    Report.write(reportDir.resolve("recheck"), "Hasp chaos run, checked again", info, c.ops(), c.faults(), verdicts,
+        c.endNs());
+    for (Verdict v : verdicts) {
+      System.out.println(v.checker() + "  " + v.status() + "  " + v.summary());
+    }
+    return status(verdicts);
   }
 
   /** The cluster serves a write before the clock starts (JIT, first elections). */

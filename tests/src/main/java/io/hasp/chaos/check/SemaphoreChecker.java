@@ -13,8 +13,9 @@ import java.util.Set;
  * holders and is not by a current holder, every OK release is by a current holder, and fencing tokens of OK
  * acquires increase, and every OK read saw exactly the holders of that point (isLocked: whether there is one;
  * getLock: their fencing tokens)? FAIL operations and reads that did not complete took no effect and are left
- * out; an UNKNOWN operation may be placed anywhere after its invocation, or left out. Process numbers may be
- * sparse; they are mapped to dense indices.
+ * out. An UNKNOWN acquire may be placed anywhere after its invocation, or left out. An UNKNOWN release ends its
+ * hold, if there is one, at some point after its invocation: the harness retires the process that sent it, so
+ * its session ends (or its lease runs out). Process numbers may be sparse; they are mapped to dense indices.
  *
  * <p>The search is exponential in the worst case; {@link #maxStates} bounds it (the verdict is then UNKNOWN).
  */
@@ -65,8 +66,22 @@ public final class SemaphoreChecker {
     int longest;
     boolean exhausted;
 
+    /** For an unknown release: the index of its process's acquire before it, else -1. */
+    final int[] acquireOf;
+
     Search(List<Op> ops) {
       this.ops = ops;
+      this.acquireOf = new int[ops.size()];
+      java.util.Map<Integer, Integer> lastAcquire = new java.util.HashMap<>();
+      for (int i = 0; i < ops.size(); i++) {
+        Op op = ops.get(i);
+        acquireOf[i] = -1;
+        if (op.type() == Op.Type.ACQUIRE) {
+          lastAcquire.put(op.process(), i);
+        } else if (op.type() == Op.Type.RELEASE && op.outcome() == Op.Outcome.UNKNOWN) {
+          acquireOf[i] = lastAcquire.getOrDefault(op.process(), -1);
+        }
+      }
       for (Op op : ops) {
         if (op.type() == Op.Type.ACQUIRE && op.outcome() == Op.Outcome.OK) {
           tokenOwner.put(op.token(), op.process());
@@ -136,7 +151,21 @@ public final class SemaphoreChecker {
         }
         BitSet nextDone = (BitSet) done.clone();
         nextDone.set(i);
-        if (op.outcome() == Op.Outcome.UNKNOWN && run(nextDone, holders, lastToken, placed + 1, tokenOf)) {
+        if (op.outcome() == Op.Outcome.UNKNOWN && op.type() == Op.Type.RELEASE) {
+          // An unknown release ends its hold at some point after its invocation (the process that sent it
+          // retires, so its session ends; a lease runs out). Decide it after its acquire: drop it when there is
+          // no hold to end, else place it; never keep a hold forever. This keeps the search small.
+          int a = acquireOf[i];
+          if (a >= 0 && !done.get(a)) {
+            continue;
+          }
+          if (!holders.get(op.process())) {
+            if (run(nextDone, holders, lastToken, placed + 1, tokenOf)) {
+              return true;
+            }
+            continue;
+          }
+        } else if (op.outcome() == Op.Outcome.UNKNOWN && run(nextDone, holders, lastToken, placed + 1, tokenOf)) {
           return true; // dropped: it never took effect
         }
         if (op.type() == Op.Type.READ) {

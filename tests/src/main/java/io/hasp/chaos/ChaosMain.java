@@ -97,7 +97,7 @@ public final class ChaosMain {
         return supervise(args);
       }
       return runHere(o);
-    } catch (Exception e) {
+    } catch (Exception | Error e) { // never exit 1 (violation) for a harness failure
       System.err.println("chaos: error: the run could not be carried out: " + e);
       e.printStackTrace();
       return 2;
@@ -168,7 +168,7 @@ public final class ChaosMain {
     pump.join(5_000);
     unhook(cleanup);
     cleanup.run();
-    return code;
+    return code >= 0 && code <= 3 ? code : 2; // a child that died (signal, crash) is a harness failure, not a verdict
   }
 
   /** Shutdown hooks cannot be removed once the JVM is shutting down (Ctrl-C); they run then anyway. */

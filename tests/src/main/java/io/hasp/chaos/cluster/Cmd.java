@@ -2,7 +2,6 @@ package io.hasp.chaos.cluster;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -74,7 +73,4 @@ public final class Cmd {
     return false;
   }
 
-  static List<String> list(String... parts) {
-    return new ArrayList<>(Arrays.asList(parts));
-  }
 }

@@ -32,10 +32,6 @@ public final class DockerEngine {
     return env;
   }
 
-  public boolean privateEngine() {
-    return dockerd != null;
-  }
-
   public static DockerEngine start(Path dir) throws IOException, InterruptedException {
     Map<String, String> env = new LinkedHashMap<>();
     env.put("TESTCONTAINERS_RYUK_DISABLED", "true");

@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -390,13 +389,5 @@ public final class LocalBackend implements Backend {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-  }
-
-  /** For the report: the settings a node ran with. */
-  public Map<String, String> describe() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("nodes", String.join(", ", endpoints()));
-    m.put("partition", "iptables chain " + chain + ", cgroup match under " + cgroup);
-    return m;
   }
 }

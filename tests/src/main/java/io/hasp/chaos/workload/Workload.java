@@ -70,10 +70,6 @@ public final class Workload {
     this.sessionTtl = sessionTtl;
   }
 
-  public Map<String, FencedRegister> registers() {
-    return registers;
-  }
-
   /** Starts the processes: 4 mutex, 4 semaphore, 2 lease, 2 readers (for the selected workloads). */
   public void start() {
     int n = 0;
@@ -310,10 +306,6 @@ public final class Workload {
       }
       highest = token;
       return true;
-    }
-
-    public synchronized long highest() {
-      return highest;
     }
   }
 }

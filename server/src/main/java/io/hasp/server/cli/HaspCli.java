@@ -362,7 +362,8 @@ public final class HaspCli implements Runnable {
   }
 
   /** JSON output: protobuf messages through JsonFormat, one line each. */
-  static final class Json {
+  /** JSON string quoting, shared with the chaos harness's history files. */
+  public static final class Json {
     private Json() {}
 
     static String of(MessageOrBuilder m) {
@@ -373,7 +374,7 @@ public final class HaspCli implements Runnable {
       }
     }
 
-    static String quote(String s) {
+    public static String quote(String s) {
       StringBuilder b = new StringBuilder("\"");
       for (char c : s.toCharArray()) {
         switch (c) {

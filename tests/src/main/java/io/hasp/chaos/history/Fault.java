@@ -1,5 +1,7 @@
 package io.hasp.chaos.history;
 
+import io.hasp.server.cli.HaspCli.Json;
+
 /**
  * One fault window: when the nemesis started it, when it healed it, what it did.
  *
@@ -12,7 +14,7 @@ package io.hasp.chaos.history;
  */
 public record Fault(String kind, String detail, long startNs, long endNs, boolean quorumLost) {
   public String toJson() {
-    return "{\"fault\":\"" + kind + "\",\"detail\":\"" + Json.escape(detail) + "\",\"start_ns\":" + startNs
+    return "{\"fault\":\"" + kind + "\",\"detail\":" + Json.quote(detail) + ",\"start_ns\":" + startNs
         + ",\"end_ns\":" + endNs + ",\"quorum_lost\":" + quorumLost + "}";
   }
 }

@@ -1,5 +1,7 @@
 package io.hasp.chaos.history;
 
+import io.hasp.server.cli.HaspCli.Json;
+
 /**
  * One operation a logical client process ran, from invocation to completion.
  *
@@ -32,8 +34,8 @@ public record OpRecord(long id, int process, String workload, String f, String l
   /** One JSON object (one line of history.jsonl). */
   public String toJson() {
     return "{\"id\":" + id + ",\"process\":" + process + ",\"workload\":\"" + workload + "\",\"f\":\"" + f
-        + "\",\"lock\":\"" + Json.escape(lock) + "\",\"size\":" + size + ",\"invoke_ns\":" + invokeNs
+        + "\",\"lock\":" + Json.quote(lock) + ",\"size\":" + size + ",\"invoke_ns\":" + invokeNs
         + ",\"complete_ns\":" + completeNs + ",\"wall_ms\":" + wallMs + ",\"outcome\":\""
-        + outcome.name().toLowerCase() + "\",\"token\":" + token + ",\"value\":\"" + Json.escape(value) + "\"}";
+        + outcome.name().toLowerCase() + "\",\"token\":" + token + ",\"value\":" + Json.quote(value) + "}";
   }
 }

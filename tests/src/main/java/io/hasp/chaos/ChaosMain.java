@@ -83,11 +83,7 @@ public final class ChaosMain {
         }
         String status = ChaosRun.recheck(o.recheck(), o.minAvailability());
         System.out.println("chaos: " + status + " (checked again) report=" + o.recheck().resolve("recheck/index.html"));
-        return switch (status) {
-          case "VALID" -> 0;
-          case "INVALID" -> 1;
-          default -> 3;
-        };
+        return exitCode(status);
       }
       if (o.cleanupOnly()) {
         cleanup();
@@ -227,7 +223,12 @@ public final class ChaosMain {
     System.out.println("chaos: " + out.status() + failed + " seed=" + o.seed() + " nodes=" + o.nodes() + " backend="
         + backend.name() + " ops=" + out.operations() + " faults=" + out.faults() + " availability=" + availability
         + " report=" + report.resolve("index.html"));
-    return switch (out.status()) {
+    return exitCode(out.status());
+  }
+
+  /** 0 valid, 1 a violation, 3 undecided (2 is for errors). */
+  private static int exitCode(String status) {
+    return switch (status) {
       case "VALID" -> 0;
       case "INVALID" -> 1;
       default -> 3;

@@ -65,19 +65,19 @@ public final class DockerBackend implements Backend {
     sweep(docker);
     Files.createDirectories(dir.resolve("clock"));
     for (int i = 0; i < size; i++) {
-      Files.writeString(dir.resolve("clock").resolve(Backend.nodeName(i)), "+0s\n");
+      Faketime.write(dir.resolve("clock").resolve(Backend.nodeName(i)), 0);
     }
   }
 
   /** Removes containers and networks any earlier run left (label hasp.chaos). */
   public static void sweep(DockerClient docker) {
     for (Container c : docker.listContainersCmd().withShowAll(true).withLabelFilter(List.of(LABEL)).exec()) {
-      if (Scratch.deadRun(c.getLabels().get(LABEL))) {
+      if (!Scratch.live(c.getLabels().get(LABEL))) {
         docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
       }
     }
     for (com.github.dockerjava.api.model.Network n : docker.listNetworksCmd().exec()) {
-      if (n.getLabels() != null && n.getLabels().containsKey(LABEL) && Scratch.deadRun(n.getLabels().get(LABEL))) {
+      if (n.getLabels() != null && n.getLabels().containsKey(LABEL) && !Scratch.live(n.getLabels().get(LABEL))) {
         docker.removeNetworkCmd(n.getId()).exec();
       }
     }
@@ -136,11 +136,7 @@ public final class DockerBackend implements Backend {
           .withCreateContainerCmdModifier(cmd -> cmd.withName("hasp-" + run + "-" + name).withIpv4Address(ip))
           .waitingFor(Wait.forLogMessage(".*READY.*\\n", 1).withStartupTimeout(Duration.ofSeconds(120)));
       if (faketime) {
-        c.withEnv("LD_PRELOAD", LocalBackend.FAKETIME_LIB)
-            .withEnv("FAKETIME_TIMESTAMP_FILE", "/clock/" + name)
-            .withEnv("FAKETIME_CACHE_DURATION", "1")
-            .withEnv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .withEnv("FAKETIME_FORCE_MONOTONIC_FIX", "0");
+        c.withEnv(Faketime.env("/clock/" + name));
       }
       containers.add(c);
     }
@@ -245,11 +241,7 @@ public final class DockerBackend implements Backend {
 
   @Override
   public void clockOffset(int node, long offsetMs) throws IOException {
-    Path file = dir.resolve("clock").resolve(Backend.nodeName(node));
-    Path tmp = file.resolveSibling(Backend.nodeName(node) + ".tmp");
-    Files.writeString(tmp, (offsetMs >= 0 ? "+" : "") + offsetMs / 1000.0 + "s\n");
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Faketime.write(dir.resolve("clock").resolve(Backend.nodeName(node)), offsetMs);
   }
 
   private String logs(int node) {

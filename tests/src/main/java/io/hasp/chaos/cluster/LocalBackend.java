@@ -25,8 +25,6 @@ import java.util.concurrent.TimeUnit;
  * dies, its nodes die with it. Chains and cgroups a killed harness left behind are swept by the next run.
  */
 public final class LocalBackend implements Backend {
-  static final String FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
   private final String run;
   private final Path dir;
   private final int size;
@@ -77,7 +75,7 @@ public final class LocalBackend implements Backend {
       apiPorts.add(freePort(host(i)));
       raftPorts.add(freePort(host(i)));
       Files.createDirectories(dir.resolve(Backend.nodeName(i)).resolve("data"));
-      Files.writeString(clockFile(i), "+0s\n");
+      Faketime.write(clockFile(i), 0);
       Files.createDirectories(cgroup.resolve(Backend.nodeName(i)));
     }
     Cmd.must("iptables", "-w", "-N", chain);
@@ -104,7 +102,7 @@ public final class LocalBackend implements Backend {
     for (String line : rules.split("\n")) {
       if (line.startsWith("-N HASP-")) {
         String old = line.substring(3).trim();
-        if (!Scratch.deadRun(old.substring("HASP-".length()))) {
+        if (Scratch.live(old.substring("HASP-".length()))) {
           continue; // another run, alive
         }
         while (Cmd.run("iptables", "-w", "-D", "OUTPUT", "-j", old).ok()) {
@@ -116,7 +114,7 @@ public final class LocalBackend implements Backend {
     }
     try (var groups = Files.list(cgroupRoot)) {
       for (Path g : groups.filter(p -> p.getFileName().toString().startsWith("hasp-")
-          && Scratch.deadRun(p.getFileName().toString().substring("hasp-".length()))).toList()) {
+          && !Scratch.live(p.getFileName().toString().substring("hasp-".length()))).toList()) {
         removeCgroup(g);
       }
     } catch (IOException e) {
@@ -227,11 +225,7 @@ public final class LocalBackend implements Backend {
     env.putAll(nodeEnv);
     env.put("HASP_CGROUP", cgroup.resolve(Backend.nodeName(i)).toString());
     if (clockUnsupportedReason() == null) {
-      env.put("LD_PRELOAD", FAKETIME_LIB);
-      env.put("FAKETIME_TIMESTAMP_FILE", clockFile(i).toString());
-      env.put("FAKETIME_CACHE_DURATION", "1");
-      env.put("FAKETIME_DONT_FAKE_MONOTONIC", "1");
-      env.put("FAKETIME_FORCE_MONOTONIC_FIX", "0");
+      env.putAll(Faketime.env(clockFile(i).toString()));
     }
     processes[i] = launcher.submit(pb::start).get(30, TimeUnit.SECONDS);
     paused[i] = false;
@@ -310,16 +304,13 @@ public final class LocalBackend implements Backend {
 
   @Override
   public String clockUnsupportedReason() {
-    return Files.exists(Path.of(FAKETIME_LIB)) ? null
-        : "libfaketime is not installed (" + FAKETIME_LIB + " missing; apt-get install -y faketime)";
+    return Files.exists(Path.of(Faketime.LIB)) ? null
+        : "libfaketime is not installed (" + Faketime.LIB + " missing; apt-get install -y faketime)";
   }
 
   @Override
   public void clockOffset(int node, long offsetMs) throws IOException {
-    Path tmp = clockFile(node).resolveSibling(Backend.nodeName(node) + ".tmp");
-    Files.writeString(tmp, (offsetMs >= 0 ? "+" : "") + offsetMs / 1000.0 + "s\n");
-    Files.move(tmp, clockFile(node), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Faketime.write(clockFile(node), offsetMs);
   }
 
   @Override

@@ -99,11 +99,6 @@ public final class Scratch implements AutoCloseable {
     }
   }
 
-  /** The run id in a chain, cgroup or label name made by {@link LocalBackend} or {@link DockerBackend}. */
-  static boolean deadRun(String run) {
-    return !live(run);
-  }
-
   @Override
   public void close() {
     try {

@@ -13,7 +13,9 @@ import java.util.concurrent.locks.Lock;
  * A {@link Lock} over one named Hasp mutex, like Hazelcast's FencedLock: owned by the thread that locked it and
  * reentrant (a holding thread may lock again; it is released after as many unlocks). {@link #getFence()} is
  * the fencing token of the current hold. Unlock from a thread that does not hold it throws
- * {@link IllegalMonitorStateException}. Conditions are not supported.
+ * {@link IllegalMonitorStateException}. Conditions are not supported. {@link #lockInterruptibly()} and
+ * {@link #tryLock(long, TimeUnit)} give up on an interrupt, and the wait is then abandoned on the cluster (no
+ * hold is left behind, even if the grant raced the interrupt).
  */
 public final class FencedLock implements Lock {
   private final HaspClient client;
@@ -32,12 +34,30 @@ public final class FencedLock implements Lock {
     return name;
   }
 
+  /** Waits as long as it takes, like {@link Lock#lock()}: an interrupt does not end the wait (the flag is kept). */
   @Override
   public void lock() {
     if (reenter()) {
       return;
     }
-    taken(client.lock(name));
+    CompletableFuture<LockHandle> f = client.lockAsync(name, LockOptions.DEFAULT);
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          taken(f.get());
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          throw RetryPolicy.toException(HaspClient.unwrap(e));
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   @Override
@@ -52,7 +72,7 @@ public final class FencedLock implements Lock {
       f.cancel(true);
       throw e;
     } catch (ExecutionException e) {
-      throw Transport.toException(HaspClient.unwrap(e));
+      throw RetryPolicy.toException(HaspClient.unwrap(e));
     }
   }
 
@@ -81,7 +101,7 @@ public final class FencedLock implements Lock {
       f.cancel(true);
       throw e;
     } catch (ExecutionException e) {
-      HaspException x = Transport.toException(HaspClient.unwrap(e));
+      HaspException x = RetryPolicy.toException(HaspClient.unwrap(e));
       if (x instanceof HaspException.LockWaitTimeoutException) {
         return false;
       }

@@ -1,19 +1,14 @@
 package io.hasp.client;
 
-import io.hasp.proto.CloseSessionRequest;
+import io.hasp.proto.AbandonRequest;
 import io.hasp.proto.ErrorCode;
 import io.hasp.proto.FlushLocksRequest;
 import io.hasp.proto.GetLockRequest;
-import io.hasp.proto.GetLockResponse;
 import io.hasp.proto.HaspGrpc;
 import io.hasp.proto.IsLockedRequest;
-import io.hasp.proto.KeepAliveRequest;
 import io.hasp.proto.ListLocksRequest;
 import io.hasp.proto.ListLocksResponse;
-import io.hasp.proto.LockRequest;
-import io.hasp.proto.LockResponse;
 import io.hasp.proto.LockSummary;
-import io.hasp.proto.OpenSessionRequest;
 import io.hasp.proto.RenewRequest;
 import io.hasp.proto.RequestHeader;
 import io.hasp.proto.UnlockRequest;
@@ -34,20 +29,23 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A thread-safe client of a Hasp cluster. Give it every node's API address; it prefers the leader, fails over
- * on unreachable nodes, and re-sends a failed request with the same request id, so a retried acquire or
- * release is applied once and a waiting {@code lock} re-attaches to its place in the queue.
+ * on unreachable nodes, and re-sends a failed request with the same request id, so a retried acquire or release
+ * is applied once and a waiting {@code lock} re-attaches to its place in the queue wherever the client now talks.
  *
- * <p>A session is opened on first use and kept alive in the background. Holds taken with auto-renew (the
- * default) are tied to it: if this process dies they are released after the session TTL. If the session is
- * lost (e.g. this client was cut off longer than the TTL), every such hold is reported to the
- * {@link LockLostListener} and later calls open a new session.
+ * <p>A session is opened on first use and kept alive in the background ({@link ClientSession}). Every wait is
+ * tied to it, and holds taken with auto-renew (the default) too: if this process dies they are released after
+ * the session TTL. If the session is lost (e.g. this client was cut off longer than the TTL), every such hold is
+ * reported to the {@link LockLostListener} and later calls open a new session.
+ *
+ * <p>{@code lock} without a wait timeout waits as long as it takes, through the death of any node and leader
+ * changes. Cancelling a pending acquire (its future, an interrupt of a blocking call, or {@link #close()})
+ * removes its waiter on the cluster, or releases the hold if the grant won the race.
  *
  * <p>Blocking calls throw {@link HaspException} (unchecked) with the server's error code; their
  * {@code ...Async} twins complete exceptionally with it. Bad arguments are rejected before anything is sent.
@@ -57,16 +55,14 @@ public final class HaspClient implements AutoCloseable {
 
   private final Transport transport;
   private final ScheduledExecutorService scheduler;
-  private final String clientId;
-  private final AtomicLong requestIds = new AtomicLong();
-  private final Duration sessionTtl;
+  private final Requests requests;
+  private final ClientSession session;
+  private final LeaseRenewer renewer;
   private final Duration callTimeout;
+  private final long waitResendMs;
   private final boolean autoRenewDefault;
   private final LockLostListener listener;
-  private final Set<LockHandle> sessionHolds = ConcurrentHashMap.newKeySet();
-  private final Object sessionLock = new Object();
-  private CompletableFuture<Long> session;
-  private volatile long lastKeepAliveNanos;
+  private final Set<Acquisition<?>> pending = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   private HaspClient(Builder b) {
@@ -76,21 +72,14 @@ public final class HaspClient implements AutoCloseable {
       return t;
     });
     this.transport = new Transport(b.endpoints, scheduler);
-    this.clientId = b.clientId != null ? b.clientId : UUID.randomUUID().toString();
-    this.sessionTtl = b.sessionTtl;
+    this.requests = new Requests(b.clientId != null ? b.clientId : UUID.randomUUID().toString());
     this.callTimeout = b.callTimeout;
+    this.waitResendMs = b.waitResend.toMillis();
     this.autoRenewDefault = b.autoRenew;
     this.listener = b.listener;
+    this.session = new ClientSession(transport, requests, scheduler, b.sessionTtl, attemptMs(), this::lose);
+    this.renewer = new LeaseRenewer(scheduler, this::renewAsync, this::lose);
     transport.findLeader();
-  }
-
-  /**
-   * One try's deadline for calls that do not wait: short, so that a node that accepts connections but does not
-   * answer (paused, partitioned away from the leader) costs one try, not the whole call (the retry carries the
-   * same request id, so it is safe).
-   */
-  private long attemptMs() {
-    return Math.min(callTimeout.toMillis(), 2_000);
   }
 
   /** Starts a client configuration; {@link Builder#endpoints} is required. */
@@ -104,6 +93,7 @@ public final class HaspClient implements AutoCloseable {
     private String clientId;
     private Duration sessionTtl = Duration.ofSeconds(10);
     private Duration callTimeout = Duration.ofSeconds(10);
+    private Duration waitResend = Duration.ofSeconds(10);
     private boolean autoRenew = true;
     private LockLostListener listener = (h, e) -> LOG.warn("Lock lost: {} ({})", h, e.getMessage());
 
@@ -130,21 +120,36 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
-    /** How long the cluster keeps this client's holds after its last keep-alive (default 10 s). */
+    /** How long the cluster keeps this client's holds after its last keep-alive (default 10 s, 1 s to 1 h). */
     public Builder sessionTtl(Duration ttl) {
-      if (ttl.toMillis() < 500 || ttl.toMillis() > 3_600_000) {
-        throw new IllegalArgumentException("session TTL must be between 500 ms and 1 h, got " + ttl);
+      if (ttl.toMillis() < 1_000 || ttl.toMillis() > 3_600_000) {
+        throw new IllegalArgumentException("session TTL must be between 1 s and 1 h, got " + ttl);
       }
       this.sessionTtl = ttl;
       return this;
     }
 
-    /** Time budget of one call, retries and failover included (a waiting lock uses its wait timeout on top). */
+    /**
+     * Time budget of one call that does not wait, retries and failover included (default 10 s); a lock with a
+     * wait timeout gets it on top of the wait. A lock without a wait timeout has no budget at all.
+     */
     public Builder callTimeout(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
         throw new IllegalArgumentException("call timeout must be positive, got " + timeout);
       }
       this.callTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * How long one try of a waiting lock lasts before the same request is sent again (default 10 s): the bound on
+     * how long a grant can stay unseen behind a node that is cut off from the leader but still answers.
+     */
+    public Builder waitResend(Duration interval) {
+      if (interval.toMillis() < 100) {
+        throw new IllegalArgumentException("waitResend must be at least 100 ms, got " + interval);
+      }
+      this.waitResend = interval;
       return this;
     }
 
@@ -173,20 +178,22 @@ public final class HaspClient implements AutoCloseable {
   // Locks
   // ------------------------------------------------------------------------------------------------
 
-  /** Waits (FIFO) until granted; throws {@link HaspException.LockWaitTimeoutException} when the wait runs out. */
+  /**
+   * Waits (FIFO) until granted, as long as it takes; interruptible (the wait is then abandoned on the cluster
+   * and {@link HaspException} WAIT_CANCELLED is thrown with the interrupt flag set).
+   */
   public LockHandle lock(String name) {
     return lock(name, LockOptions.DEFAULT);
   }
 
   /** Waits (FIFO) with these options; throws {@link HaspException} (e.g. LOCK_SIZE_MISMATCH, LOCK_WAIT_TIMEOUT). */
   public LockHandle lock(String name, LockOptions options) {
-    return join(lockAsync(name, options));
+    return join(acquire(name, options, false, Thread.currentThread().getId(), HaspClient::granted));
   }
 
-  /** Cancelling the future cancels the wait (the server removes the waiter). */
+  /** Cancelling the future cancels the wait: the cluster removes the waiter or releases a grant that raced it. */
   public CompletableFuture<LockHandle> lockAsync(String name, LockOptions options) {
-    return acquire(name, options, false).thenApply(h -> h.orElseThrow(() ->
-        new HaspException.LockWaitTimeoutException("lock '" + name + "' was not granted")));
+    return acquire(name, options, false, 0, HaspClient::granted);
   }
 
   /** Grants at once or returns empty; never waits and never jumps the queue. */
@@ -199,51 +206,26 @@ public final class HaspClient implements AutoCloseable {
     return join(tryLockAsync(name, options));
   }
 
-  /** Async twin of {@link #tryLock(String, LockOptions)}. */
+  /** Async twin of {@link #tryLock(String, LockOptions)}; cancelling it releases a grant that raced the cancel. */
   public CompletableFuture<Optional<LockHandle>> tryLockAsync(String name, LockOptions options) {
-    return acquire(name, options, true);
+    return acquire(name, options, true, 0, h -> h);
   }
 
-  private CompletableFuture<Optional<LockHandle>> acquire(String name, LockOptions options, boolean tryOnly) {
+  private static LockHandle granted(Optional<LockHandle> h) {
+    return h.orElseThrow(() -> new HaspException.LockWaitTimeoutException("lock was not granted within its wait"));
+  }
+
+  private <T> Acquisition<T> acquire(String name, LockOptions options, boolean tryOnly, long threadId,
+      java.util.function.Function<Optional<LockHandle>, T> shape) {
     checkName(name);
     Objects.requireNonNull(options, "options");
     checkOpen();
     boolean autoRenew = options.autoRenew != null ? options.autoRenew : autoRenewDefault;
-    boolean sessionBound = autoRenew || options.lease == null;
-    CompletableFuture<Long> sessionId = sessionBound ? session() : CompletableFuture.completedFuture(0L);
-    return sessionId.thenCompose(sid -> {
-      LockRequest.Builder r = LockRequest.newBuilder().setHeader(header()).setName(name).setSize(options.size)
-          .setOwner(options.owner).setSessionId(sid);
-      if (options.lease != null) {
-        r.setLeaseMs(options.lease.toMillis());
-      }
-      if (options.waitTimeout != null && !tryOnly) {
-        r.setWaitTimeoutMs(options.waitTimeout.toMillis());
-      }
-      long budget = tryOnly || options.waitTimeout == null ? callTimeout.toMillis()
-          : callTimeout.toMillis() + options.waitTimeout.toMillis();
-      if (!tryOnly && options.waitTimeout == null) {
-        budget = Long.MAX_VALUE / 4;
-      }
-      Instant sent = Instant.now();
-      CompletableFuture<LockResponse> call = transport.call(
-          tryOnly ? HaspGrpc.getTryLockMethod() : HaspGrpc.getLockMethod(), r.build(), budget,
-          tryOnly ? attemptMs() : options.waitTimeout != null ? options.waitTimeout.toMillis() + attemptMs() : 0);
-      return call.thenApply(resp -> {
-        if (!resp.getLocked()) {
-          return Optional.<LockHandle>empty();
-        }
-        LockHandle h = new LockHandle(this, name, resp.getGrant().getKey(), resp.getGrant().getToken(),
-            resp.getGrant().getSize(), sid, options.lease == null ? null : sent.plus(options.lease));
-        if (sid != 0) {
-          sessionHolds.add(h);
-        }
-        if (autoRenew && options.lease != null) {
-          scheduleRenewal(h, options.lease);
-        }
-        return Optional.of(h);
-      });
-    });
+    Acquisition<T> a = new Acquisition<>(this, name, options, tryOnly, threadId, autoRenew, shape);
+    pending.add(a);
+    a.whenComplete((v, e) -> pending.remove(a));
+    a.start();
+    return a;
   }
 
   /** Releases a hold by name and key (a hold taken elsewhere, e.g. printed by the CLI). */
@@ -257,8 +239,9 @@ public final class HaspClient implements AutoCloseable {
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException("key must not be empty");
     }
-    return transport.call(HaspGrpc.getUnlockMethod(), UnlockRequest.newBuilder().setHeader(header()).setName(name)
-        .setKey(key).build(), callTimeout.toMillis(), attemptMs()).thenApply(r -> null);
+    RequestHeader h = requests.begin();
+    return settled(h, transport.call(HaspGrpc.getUnlockMethod(),
+        n -> UnlockRequest.newBuilder().setHeader(h).setName(name).setKey(key).build(), plan())).thenApply(r -> null);
   }
 
   /** Same as {@code handle.close()}. */
@@ -267,7 +250,7 @@ public final class HaspClient implements AutoCloseable {
   }
 
   void release(LockHandle h) {
-    sessionHolds.remove(h);
+    session.unregister(h);
     try {
       unlock(h.name(), h.key());
     } catch (HaspException e) {
@@ -289,41 +272,25 @@ public final class HaspClient implements AutoCloseable {
       throw new IllegalArgumentException("lease must be positive, got " + lease);
     }
     Instant sent = Instant.now();
-    return transport.call(HaspGrpc.getRenewMethod(), RenewRequest.newBuilder().setHeader(header())
-        .setName(handle.name()).setKey(handle.key()).setLeaseMs(lease.toMillis()).build(),
-        callTimeout.toMillis(), attemptMs())
+    RequestHeader h = requests.begin();
+    return settled(h, transport.call(HaspGrpc.getRenewMethod(), n -> RenewRequest.newBuilder().setHeader(h)
+        .setName(handle.name()).setKey(handle.key()).setLeaseMs(lease.toMillis()).build(), plan()))
         .handle((r, e) -> {
           if (e != null) {
-            HaspException h = Transport.toException(unwrap(e));
-            if (h.code() == ErrorCode.INVALID_KEY || h.code() == ErrorCode.LOCK_NOT_FOUND
-                || h.code() == ErrorCode.SESSION_EXPIRED) {
-              lose(handle, h);
+            HaspException x = RetryPolicy.toException(unwrap(e));
+            if (x.code() == ErrorCode.INVALID_KEY || x.code() == ErrorCode.LOCK_NOT_FOUND
+                || x.code() == ErrorCode.SESSION_EXPIRED) {
+              lose(handle, x);
             }
-            throw h;
+            throw x;
           }
           handle.leaseRenewed(sent.plus(lease));
           return null;
         });
   }
 
-  private void scheduleRenewal(LockHandle h, Duration lease) {
-    long period = Math.max(50, lease.toMillis() / 3);
-    h.renewal = scheduler.scheduleWithFixedDelay(() -> {
-      if (!h.isValid()) {
-        return;
-      }
-      renewAsync(h, lease).exceptionally(e -> {
-        HaspException x = Transport.toException(unwrap(e));
-        if (h.leaseDeadline() != null && Instant.now().isAfter(h.leaseDeadline())) {
-          lose(h, x);
-        }
-        return null;
-      });
-    }, period, period, TimeUnit.MILLISECONDS);
-  }
-
   private void lose(LockHandle h, HaspException cause) {
-    sessionHolds.remove(h);
+    session.unregister(h);
     if (h.markLost()) {
       try {
         listener.lockLost(h, cause);
@@ -331,6 +298,29 @@ public final class HaspClient implements AutoCloseable {
         LOG.warn("LockLostListener failed", e);
       }
     }
+  }
+
+  /**
+   * Tells the cluster this client gave up on request {@code requestId}; retried until the cluster settles it,
+   * the session is lost (which ends every hold and wait of it), or the client is closed. Never fails.
+   */
+  CompletableFuture<Void> abandon(long requestId) {
+    RequestHeader h = requests.begin();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    // a generous budget: long enough to outlast an election or a short partition; after it the session
+    // (tied to every wait) expires anyway
+    Budget budget = Budget.ofMillis(Math.max(callTimeout.toMillis(), 30_000));
+    transport.call(HaspGrpc.getAbandonMethod(),
+        n -> AbandonRequest.newBuilder().setHeader(h).setRequestId(requestId).build(),
+        new Transport.Plan(budget, attemptMs(), false))
+        .whenComplete((r, e) -> {
+          requests.end(h.getRequestId());
+          if (e != null) {
+            LOG.debug("abandon of request {} not confirmed: {}", requestId, e.toString());
+          }
+          done.complete(null);
+        });
+    return done;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -345,11 +335,14 @@ public final class HaspClient implements AutoCloseable {
   /** Async twin of {@link #isLocked}. */
   public CompletableFuture<Boolean> isLockedAsync(String name) {
     checkName(name);
-    return transport.call(HaspGrpc.getIsLockedMethod(), IsLockedRequest.newBuilder().setName(name).build(),
-        callTimeout.toMillis(), attemptMs()).thenApply(r -> r.getLocked());
+    return transport.call(HaspGrpc.getIsLockedMethod(), n -> IsLockedRequest.newBuilder().setName(name).build(), plan())
+        .thenApply(r -> r.getLocked());
   }
 
-  /** Linearizable: size, holders (token, owner, lease left) and waiter count; empty when the lock does not exist. */
+  /**
+   * Linearizable: size, holders (token, owner, lease left; at most 1,000 listed, {@code holder_count} counts all)
+   * and waiter count; empty when the lock does not exist.
+   */
   public Optional<io.hasp.proto.LockInfo> getLock(String name) {
     return join(getLockAsync(name));
   }
@@ -357,8 +350,7 @@ public final class HaspClient implements AutoCloseable {
   /** Async twin of {@link #getLock}. */
   public CompletableFuture<Optional<io.hasp.proto.LockInfo>> getLockAsync(String name) {
     checkName(name);
-    return transport.call(HaspGrpc.getGetLockMethod(), GetLockRequest.newBuilder().setName(name).build(),
-        callTimeout.toMillis(), attemptMs())
+    return transport.call(HaspGrpc.getGetLockMethod(), n -> GetLockRequest.newBuilder().setName(name).build(), plan())
         .thenApply(r -> r.getExists() ? Optional.of(r.getLock()) : Optional.<io.hasp.proto.LockInfo>empty());
   }
 
@@ -374,8 +366,8 @@ public final class HaspClient implements AutoCloseable {
   }
 
   private CompletableFuture<List<LockSummary>> listPage(String prefix, String token, List<LockSummary> all) {
-    return transport.call(HaspGrpc.getListLocksMethod(), ListLocksRequest.newBuilder().setPrefix(prefix)
-        .setPageToken(token).setLimit(1000).build(), callTimeout.toMillis(), attemptMs())
+    return transport.call(HaspGrpc.getListLocksMethod(), n -> ListLocksRequest.newBuilder().setPrefix(prefix)
+        .setPageToken(token).setLimit(1000).build(), plan())
         .thenCompose((ListLocksResponse r) -> {
           all.addAll(r.getLocksList());
           return r.getNextPageToken().isEmpty() ? CompletableFuture.completedFuture(all)
@@ -383,7 +375,10 @@ public final class HaspClient implements AutoCloseable {
         });
   }
 
-  /** Admin: force-releases every holder of the named locks (all locks when none is named); returns the names released. */
+  /**
+   * Admin: force-releases every holder of the named locks (all locks when none is named); returns the names
+   * released (at most 1,000 of them; the server counts all).
+   */
   public Set<String> flushLocks(String... names) {
     return join(flushLocksAsync(names));
   }
@@ -393,8 +388,9 @@ public final class HaspClient implements AutoCloseable {
     for (String n : names) {
       checkName(n);
     }
-    return transport.call(HaspGrpc.getFlushLocksMethod(), FlushLocksRequest.newBuilder().setHeader(header())
-        .addAllNames(List.of(names)).build(), callTimeout.toMillis(), attemptMs())
+    RequestHeader h = requests.begin();
+    return settled(h, transport.call(HaspGrpc.getFlushLocksMethod(), n -> FlushLocksRequest.newBuilder().setHeader(h)
+        .addAllNames(List.of(names)).build(), plan()))
         .thenApply(r -> new LinkedHashSet<>(r.getReleasedList()));
   }
 
@@ -411,75 +407,49 @@ public final class HaspClient implements AutoCloseable {
   }
 
   // ------------------------------------------------------------------------------------------------
-  // Session
-  // ------------------------------------------------------------------------------------------------
-
-  private CompletableFuture<Long> session() {
-    synchronized (sessionLock) {
-      if (session == null || session.isCompletedExceptionally()) {
-        lastKeepAliveNanos = System.nanoTime();
-        session = transport.call(HaspGrpc.getOpenSessionMethod(), OpenSessionRequest.newBuilder().setHeader(header())
-            .setTtlMs(sessionTtl.toMillis()).setOwner(clientId).build(), callTimeout.toMillis(), attemptMs())
-            .thenApply(r -> {
-              lastKeepAliveNanos = System.nanoTime();
-              scheduleKeepAlive(r.getSessionId());
-              return r.getSessionId();
-            });
-      }
-      return session;
-    }
-  }
-
-  private void scheduleKeepAlive(long sessionId) {
-    long period = Math.max(100, sessionTtl.toMillis() / 3);
-    scheduler.schedule(() -> keepAlive(sessionId), period, TimeUnit.MILLISECONDS);
-  }
-
-  private void keepAlive(long sessionId) {
-    if (closed) {
-      return;
-    }
-    long period = Math.max(100, sessionTtl.toMillis() / 3);
-    // Short tries within two periods: a node that hangs (paused, cut off) must not use up the session's TTL.
-    transport.call(HaspGrpc.getKeepAliveMethod(), KeepAliveRequest.newBuilder().setHeader(header())
-        .setSessionId(sessionId).build(), 2 * period, Math.max(100, period / 2)).whenComplete((r, e) -> {
-          if (e == null) {
-            lastKeepAliveNanos = System.nanoTime();
-            scheduleKeepAlive(sessionId);
-            return;
-          }
-          HaspException x = Transport.toException(unwrap(e));
-          LOG.debug("keep-alive of session {} failed: {}", sessionId, x.getMessage());
-          boolean expired = x.code() == ErrorCode.SESSION_EXPIRED
-              || System.nanoTime() - lastKeepAliveNanos > TimeUnit.MILLISECONDS.toNanos(sessionTtl.toMillis());
-          if (expired) {
-            sessionLost(sessionId, x.code() == ErrorCode.SESSION_EXPIRED ? x
-                : new HaspException.SessionExpiredException("no keep-alive succeeded for " + sessionTtl.toMillis() + " ms"));
-          } else {
-            scheduler.schedule(() -> keepAlive(sessionId), Math.max(50, period / 4), TimeUnit.MILLISECONDS);
-          }
-        });
-  }
-
-  private void sessionLost(long sessionId, HaspException cause) {
-    synchronized (sessionLock) {
-      if (session != null && session.isDone() && !session.isCompletedExceptionally() && session.join() == sessionId) {
-        session = null;
-      }
-    }
-    for (LockHandle h : sessionHolds) {
-      if (h.sessionId() == sessionId) {
-        lose(h, cause);
-      }
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------------
   // Plumbing
   // ------------------------------------------------------------------------------------------------
 
-  private RequestHeader header() {
-    return RequestHeader.newBuilder().setClientId(clientId).setRequestId(requestIds.incrementAndGet()).build();
+  Transport transport() {
+    return transport;
+  }
+
+  Requests requests() {
+    return requests;
+  }
+
+  ClientSession session() {
+    return session;
+  }
+
+  LeaseRenewer renewer() {
+    return renewer;
+  }
+
+  Duration callTimeout() {
+    return callTimeout;
+  }
+
+  long waitResendMs() {
+    return waitResendMs;
+  }
+
+  /**
+   * One try's deadline for calls that do not wait: short, so that a node that accepts connections but does not
+   * answer (paused, partitioned away from the leader) costs one try, not the whole call (the retry carries the
+   * same request id, so it is safe).
+   */
+  long attemptMs() {
+    return Math.min(callTimeout.toMillis(), 2_000);
+  }
+
+  private Transport.Plan plan() {
+    return new Transport.Plan(Budget.of(callTimeout), attemptMs(), false);
+  }
+
+  /** The request is settled (no longer in flight) once its call ended, however it ended. */
+  private <R> CompletableFuture<R> settled(RequestHeader h, CompletableFuture<R> call) {
+    return call.whenComplete((r, e) -> requests.end(h.getRequestId()));
   }
 
   static void checkName(String name) {
@@ -511,6 +481,7 @@ public final class HaspClient implements AutoCloseable {
     return t;
   }
 
+  /** Waits for a call; an interrupt cancels it (abandoning what it would have got) and keeps the flag set. */
   static <T> T join(CompletableFuture<T> f) {
     try {
       return f.get();
@@ -519,32 +490,37 @@ public final class HaspClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new HaspException(ErrorCode.WAIT_CANCELLED, "interrupted");
     } catch (ExecutionException e) {
-      throw Transport.toException(unwrap(e));
+      throw RetryPolicy.toException(unwrap(e));
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new HaspException(ErrorCode.WAIT_CANCELLED, "cancelled");
     }
   }
 
-  /** Closes the session (releasing its holds) and the connections. */
+  /**
+   * Closes the client: pending acquires are cancelled (and abandoned on the cluster), the session is closed
+   * (releasing its holds and waits), then the connections. Waits at most a few seconds for the cluster.
+   */
   @Override
   public void close() {
     if (closed) {
       return;
     }
     closed = true;
-    CompletableFuture<Long> s;
-    synchronized (sessionLock) {
-      s = session;
-    }
-    for (LockHandle h : sessionHolds) {
+    for (LockHandle h : session.holds()) {
       h.cancelRenewal();
     }
-    if (s != null && s.isDone() && !s.isCompletedExceptionally()) {
-      try {
-        transport.call(HaspGrpc.getCloseSessionMethod(), CloseSessionRequest.newBuilder().setHeader(header())
-            .setSessionId(s.join()).build(), 2_000, 2_000).get(3, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        LOG.debug("closing session failed: {}", e.toString());
+    List<CompletableFuture<Void>> abandons = new ArrayList<>();
+    for (Acquisition<?> a : pending) {
+      if (a.cancel(true)) {
+        abandons.add(a.settledFuture());
       }
     }
+    try {
+      CompletableFuture.allOf(abandons.toArray(new CompletableFuture<?>[0])).get(2, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.debug("abandons at close not all confirmed: {}", e.toString());
+    }
+    session.close();
     scheduler.shutdownNow();
     transport.close();
   }

@@ -3,7 +3,6 @@ package io.hasp.client;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -12,33 +11,33 @@ import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import io.hasp.proto.ClusterStatusRequest;
 import io.hasp.proto.ClusterStatusResponse;
-import io.hasp.proto.ErrorCode;
 import io.hasp.proto.HaspGrpc;
 import io.hasp.proto.PeerInfo;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
- * Calls with failover: the same request (same request id) is sent to the leader first when it is known, then to
- * the other endpoints, following NOT_LEADER hints, with capped exponential backoff and jitter, until the
- * call's time budget is spent. Only transport failures, NO_QUORUM and NOT_LEADER are retried.
+ * Calls with failover: each try goes to the leader when it is known, then to the other endpoints, following
+ * NOT_LEADER hints ({@link RetryPolicy}), until the call's {@link Budget} is spent. Every try has a deadline and
+ * every channel a keep-alive, so a node that stops answering (paused, cut off, dead without a reset) costs one
+ * try, not the whole call; a waiting Lock whose try runs out is simply sent again (it re-attaches to its place).
  */
 final class Transport implements AutoCloseable {
-  static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("hasp-error-code", Metadata.ASCII_STRING_MARSHALLER);
-  static final Metadata.Key<String> LEADER = Metadata.Key.of("hasp-leader", Metadata.ASCII_STRING_MARSHALLER);
-  static final long BACKOFF_MIN_MS = 25;
-  static final long BACKOFF_MAX_MS = 1_000;
+  /** Channel keep-alive: a silent connection is declared dead after about this plus the timeout. */
+  static final long KEEPALIVE_TIME_MS = 10_000;
+  static final long KEEPALIVE_TIMEOUT_MS = 5_000;
 
   private final List<String> endpoints;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final ScheduledExecutorService scheduler;
   private volatile String preferred;
+  private volatile boolean closed;
 
   Transport(List<String> endpoints, ScheduledExecutorService scheduler) {
     this.endpoints = List.copyOf(endpoints);
@@ -47,84 +46,68 @@ final class Transport implements AutoCloseable {
   }
 
   ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
-  }
-
-  /** What to do after a failed attempt: the pure retry policy. */
-  record Decision(boolean retry, String hint) {}
-
-  static Decision decide(StatusRuntimeException e) {
-    String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
-    if (code == null) {
-      Status.Code c = e.getStatus().getCode();
-      return new Decision(c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED, null);
-    }
-    if (code.equals("NOT_LEADER")) {
-      return new Decision(true, e.getTrailers().get(LEADER));
-    }
-    return new Decision(code.equals("NO_QUORUM"), null);
-  }
-
-  /** Backoff before attempt n (1-based) after a full round of endpoints failed: capped, with full jitter. */
-  static long backoffMs(int round) {
-    long cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS << Math.min(10, round));
-    return ThreadLocalRandom.current().nextLong(BACKOFF_MIN_MS, Math.max(BACKOFF_MIN_MS + 1, cap));
-  }
-
-  /** Maps a final failure to a typed exception (no server stack traces ever reach the caller). */
-  static HaspException toException(Throwable t) {
-    if (t instanceof HaspException h) {
-      return h;
-    }
-    if (t instanceof StatusRuntimeException e) {
-      String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
-      String d = e.getStatus().getDescription();
-      if (code != null) {
-        ErrorCode c;
-        try {
-          c = ErrorCode.valueOf(code);
-        } catch (IllegalArgumentException x) {
-          c = ErrorCode.INTERNAL;
-        }
-        String message = d != null && d.startsWith(code + ": ") ? d.substring(code.length() + 2) : String.valueOf(d);
-        return HaspException.of(c, message);
-      }
-      if (e.getStatus().getCode() == Status.Code.UNAVAILABLE || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
-        return new HaspException.NoQuorumException("no node answered in time (" + e.getStatus().getCode() + ")");
-      }
-      return new HaspException(ErrorCode.INTERNAL, e.getStatus().getCode() + (d == null ? "" : ": " + d));
-    }
-    return new HaspException(ErrorCode.INTERNAL, t.toString());
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+        .keepAliveTime(KEEPALIVE_TIME_MS, TimeUnit.MILLISECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .build());
   }
 
   /**
-   * Sends {@code request} until it succeeds or {@code budgetMs} passes. {@code attemptMs} is one try's
-   * deadline (0 = none: a Lock that may wait long). Completes with the response or a {@link HaspException}.
+   * How a call tries: within {@code budget}; each try at most {@code perTryMs} (always &gt; 0); {@code waits}: the
+   * request may wait on the server, so a try that runs out is sent again to the same node (not a failure).
    */
-  <Q, R> CompletableFuture<R> call(MethodDescriptor<Q, R> method, Q request, long budgetMs, long attemptMs) {
-    CompletableFuture<R> result = new CompletableFuture<>();
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budgetMs);
-    attempt(method, request, deadline, attemptMs, 0, preferred, result, new ClientCall<?, ?>[1]);
+  record Plan(Budget budget, long perTryMs, boolean waits) {
+    Plan {
+      if (perTryMs <= 0) {
+        throw new IllegalArgumentException("every try needs a deadline, got " + perTryMs + " ms");
+      }
+    }
+  }
+
+  /** A call in progress: cancelling it cancels the try on the wire and stops further tries. */
+  static final class Call<R> extends CompletableFuture<R> {
+    private volatile ClientCall<?, ?> current;
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      ClientCall<?, ?> c = current;
+      if (cancelled && c != null) {
+        c.cancel("cancelled by the caller", null);
+      }
+      return cancelled;
+    }
+  }
+
+  /**
+   * Sends the request until it is answered or the plan's budget is spent. {@code request} builds try n's message
+   * (1-based), the same request each time but for its attempt number. Completes with the response or a
+   * {@link HaspException}.
+   */
+  <Q, R> Call<R> call(MethodDescriptor<Q, R> method, IntFunction<Q> request, Plan plan) {
+    Call<R> result = new Call<>();
+    attempt(method, request, plan, 1, 0, preferred, result);
     return result;
   }
 
-  private <Q, R> void attempt(MethodDescriptor<Q, R> method, Q request, long deadline, long attemptMs, int n,
-      String address, CompletableFuture<R> result, ClientCall<?, ?>[] current) {
+  private <Q, R> void attempt(MethodDescriptor<Q, R> method, IntFunction<Q> request, Plan plan, int n, int failed,
+      String address, Call<R> result) {
     if (result.isDone()) {
       return;
     }
-    CallOptions options = CallOptions.DEFAULT;
-    if (attemptMs > 0) {
-      options = options.withDeadlineAfter(attemptMs, TimeUnit.MILLISECONDS);
+    if (closed) {
+      result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
+      return;
     }
-    ClientCall<Q, R> call = channel(address).newCall(method, options);
-    current[0] = call;
-    result.whenComplete((r, e) -> {
-      if (result.isCancelled()) {
-        call.cancel("cancelled by the caller", null);
-      }
-    });
-    ClientCalls.asyncUnaryCall(call, request, new StreamObserver<R>() {
+    long tryMs = Math.max(1, Math.min(plan.perTryMs(), plan.budget().remainingMs()));
+    ClientCall<Q, R> call = channel(address).newCall(method,
+        CallOptions.DEFAULT.withDeadlineAfter(tryMs, TimeUnit.MILLISECONDS));
+    result.current = call;
+    if (result.isCancelled()) {
+      call.cancel("cancelled by the caller", null);
+      return;
+    }
+    ClientCalls.asyncUnaryCall(call, request.apply(n), new StreamObserver<R>() {
       @Override
       public void onNext(R value) {
         preferred = address;
@@ -133,19 +116,41 @@ final class Transport implements AutoCloseable {
 
       @Override
       public void onError(Throwable t) {
-        StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
-        Decision d = decide(e);
-        if (!d.retry() || System.nanoTime() > deadline || result.isDone()) {
-          result.completeExceptionally(toException(e));
+        if (result.isDone()) {
           return;
         }
-        String next = d.hint() != null && !d.hint().isEmpty() ? d.hint() : endpoints.get((endpoints.indexOf(address) + 1 + endpoints.size()) % endpoints.size());
-        if (address.equals(preferred)) {
-          preferred = next; // later calls should not start at a node that just failed them
+        StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
+        RetryPolicy.Decision d = RetryPolicy.decide(e);
+        if (!d.retry() || plan.budget().spent() || closed) {
+          result.completeExceptionally(RetryPolicy.toException(e));
+          return;
         }
-        long delay = (n + 1) % endpoints.size() == 0 ? backoffMs((n + 1) / endpoints.size()) : 0;
-        scheduler.schedule(() -> attempt(method, request, deadline, attemptMs, n + 1, next, result, current),
-            delay, TimeUnit.MILLISECONDS);
+        boolean resend = plan.waits() && e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED
+            && e.getTrailers() != null && e.getTrailers().get(RetryPolicy.ERROR_CODE) == null;
+        String next;
+        int nextFailed;
+        long delay;
+        if (resend) {
+          // the wait simply outlasted one try: ask the same node again (it re-attaches); a node cut off from the
+          // leader answers that re-send with NO_QUORUM, and then the call moves on
+          next = address;
+          nextFailed = failed;
+          delay = 0;
+        } else {
+          next = d.hint() != null && !d.hint().isEmpty() ? d.hint()
+              : endpoints.get((Math.max(0, endpoints.indexOf(address)) + 1) % endpoints.size());
+          if (address.equals(preferred)) {
+            preferred = next; // later calls should not start at a node that just failed them
+          }
+          nextFailed = failed + 1;
+          delay = nextFailed % endpoints.size() == 0 ? RetryPolicy.backoffMs(nextFailed / endpoints.size()) : 0;
+        }
+        try {
+          scheduler.schedule(() -> attempt(method, request, plan, n + 1, nextFailed, next, result), delay,
+              TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException x) {
+          result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
+        }
       }
 
       @Override
@@ -172,11 +177,12 @@ final class Transport implements AutoCloseable {
   }
 
   List<String> endpoints() {
-    return new ArrayList<>(endpoints);
+    return endpoints;
   }
 
   @Override
   public void close() {
+    closed = true;
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();
     }

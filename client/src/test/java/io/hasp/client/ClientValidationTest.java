@@ -50,46 +50,92 @@ class ClientValidationTest {
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().build());
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().endpoints("nohostport"));
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().sessionTtl(Duration.ofMillis(10)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().sessionTtl(Duration.ofMillis(999)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().waitResend(Duration.ofMillis(10)));
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().callTimeout(Duration.ZERO));
   }
 
   private static StatusRuntimeException status(Status.Code code, String haspCode, String leader) {
     Metadata t = new Metadata();
     if (haspCode != null) {
-      t.put(Transport.ERROR_CODE, haspCode);
+      t.put(RetryPolicy.ERROR_CODE, haspCode);
     }
     if (leader != null) {
-      t.put(Transport.LEADER, leader);
+      t.put(RetryPolicy.LEADER, leader);
     }
     return Status.fromCode(code).withDescription(haspCode == null ? "x" : haspCode + ": msg").asRuntimeException(t);
   }
 
   @Test
   void retryPolicyRetriesOnlyWhatIsSafeToRetry() {
-    assertTrue(Transport.decide(status(Status.Code.UNAVAILABLE, null, null)).retry());
-    assertTrue(Transport.decide(status(Status.Code.DEADLINE_EXCEEDED, null, null)).retry());
-    assertTrue(Transport.decide(status(Status.Code.UNAVAILABLE, "NO_QUORUM", null)).retry());
-    Transport.Decision d = Transport.decide(status(Status.Code.UNAVAILABLE, "NOT_LEADER", "127.0.0.1:7003"));
+    assertTrue(RetryPolicy.decide(status(Status.Code.UNAVAILABLE, null, null)).retry());
+    assertTrue(RetryPolicy.decide(status(Status.Code.DEADLINE_EXCEEDED, null, null)).retry());
+    assertTrue(RetryPolicy.decide(status(Status.Code.UNAVAILABLE, "NO_QUORUM", null)).retry());
+    RetryPolicy.Decision d = RetryPolicy.decide(status(Status.Code.UNAVAILABLE, "NOT_LEADER", "127.0.0.1:7003"));
     assertTrue(d.retry());
     assertEquals("127.0.0.1:7003", d.hint());
-    assertFalse(Transport.decide(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null)).retry());
-    assertFalse(Transport.decide(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)).retry());
-    assertFalse(Transport.decide(status(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", null)).retry());
+    assertFalse(RetryPolicy.decide(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null)).retry());
+    assertFalse(RetryPolicy.decide(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)).retry());
+    assertFalse(RetryPolicy.decide(status(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", null)).retry());
     for (int round = 0; round < 20; round++) {
-      long b = Transport.backoffMs(round);
-      assertTrue(b >= Transport.BACKOFF_MIN_MS && b <= Transport.BACKOFF_MAX_MS, "backoff " + b);
+      long b = RetryPolicy.backoffMs(round);
+      assertTrue(b >= RetryPolicy.BACKOFF_MIN_MS && b <= RetryPolicy.BACKOFF_MAX_MS, "backoff " + b);
     }
   }
 
   @Test
   void errorsMapToTypedExceptionsWithoutServerText() {
     assertInstanceOf(HaspException.LockWaitTimeoutException.class,
-        Transport.toException(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)));
+        RetryPolicy.toException(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)));
     assertInstanceOf(HaspException.SessionExpiredException.class,
-        Transport.toException(status(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED", null)));
-    HaspException e = Transport.toException(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null));
+        RetryPolicy.toException(status(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED", null)));
+    HaspException e = RetryPolicy.toException(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null));
     assertEquals(ErrorCode.INVALID_KEY, e.code());
     assertEquals("INVALID_KEY: msg", e.getMessage());
-    assertInstanceOf(HaspException.NoQuorumException.class, Transport.toException(status(Status.Code.UNAVAILABLE, null, null)));
+    assertInstanceOf(HaspException.NoQuorumException.class, RetryPolicy.toException(status(Status.Code.UNAVAILABLE, null, null)));
+  }
+
+  /**
+   * The bug behind "a forever lock() never fails over": its budget of Long.MAX_VALUE / 4 ms turned into
+   * nanoseconds and added to nanoTime() overflowed, so the deadline had passed before the first try.
+   */
+  @Test
+  void aBudgetWithoutEndNeverRunsOutAndHugeBudgetsSaturateToIt() {
+    for (Budget b : new Budget[] {Budget.forever(), Budget.ofMillis(Long.MAX_VALUE), Budget.ofMillis(Long.MAX_VALUE / 4),
+        Budget.of(Duration.ofDays(365 * 1000L))}) {
+      assertTrue(b.isForever(), b.toString());
+      assertFalse(b.spent(), "a forever budget is spent: " + b);
+      assertEquals(Long.MAX_VALUE, b.remainingMs());
+    }
+    Budget day = Budget.of(Duration.ofDays(1));
+    assertFalse(day.isForever());
+    assertFalse(day.spent());
+    assertTrue(day.remainingMs() > Duration.ofHours(23).toMillis());
+    assertTrue(Budget.ofMillis(0).spent());
+    assertThrows(IllegalArgumentException.class, () -> Budget.ofMillis(-1));
+  }
+
+  @Test
+  void everyTryHasADeadline() {
+    assertThrows(IllegalArgumentException.class, () -> new Transport.Plan(Budget.forever(), 0, true));
+  }
+
+  @Test
+  void settleMarksNeverCoverARequestInFlight() {
+    Requests r = new Requests("c");
+    io.hasp.proto.RequestHeader first = r.begin();
+    assertEquals(0, first.getSettledUpTo());
+    io.hasp.proto.RequestHeader second = r.begin();
+    assertEquals(0, second.getSettledUpTo(), "request 1 is still in flight");
+    r.end(first.getRequestId());
+    io.hasp.proto.RequestHeader third = r.begin();
+    assertEquals(1, third.getSettledUpTo(), "below the oldest in flight (2)");
+    Requests.Precise p = r.precise();
+    assertEquals(3, p.upTo());
+    assertEquals(java.util.List.of(2L, 3L), p.unsettled());
+    r.end(2);
+    r.end(3);
+    assertEquals(java.util.List.of(), r.precise().unsettled());
+    assertEquals(3, r.begin().getSettledUpTo());
   }
 }

@@ -12,6 +12,7 @@ import io.hasp.proto.replicated.CommandBatch;
 import io.hasp.proto.replicated.ListQuery;
 import io.hasp.proto.replicated.Query;
 import io.hasp.statemachine.core.Changes;
+import io.hasp.statemachine.core.Changes.ReleaseReason;
 import io.hasp.statemachine.core.Command;
 import io.hasp.statemachine.core.ErrorCode;
 import io.hasp.statemachine.core.Holder;
@@ -59,6 +60,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class LockStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(LockStateMachine.class);
+  /** Commands one entry may carry (nodes group at most 256). */
+  public static final int BATCH_COMMANDS_MAX = 1_024;
 
   private final Path storeDir;
   private final SnapshotStore snapshots;
@@ -66,6 +69,8 @@ public final class LockStateMachine extends BaseStateMachine {
   private final AtomicLong lastStampMs = new AtomicLong();
   private final Object lock = new Object();
   private volatile StateListener listener = StateListener.NONE;
+  /** The Raft client id this node's own replicator submits with: only it may propose timer commands. */
+  private volatile org.apache.ratis.protocol.ClientId localClientId;
   private LockStore store;
   private LockTable table = new LockTable();
   private long storeAppliedIndex;
@@ -83,6 +88,15 @@ public final class LockStateMachine extends BaseStateMachine {
 
   public void setListener(StateListener listener) {
     this.listener = Objects.requireNonNull(listener);
+  }
+
+  /**
+   * The Raft client id of this node's own submissions. Expire and Refresh are accepted only from it: a batch
+   * forwarded by another node (or sent by anyone who reached the Raft port) cannot carry them, so a node that
+   * lost leadership cannot have its queued timer commands applied in the new leader's term.
+   */
+  public void setLocalClientId(org.apache.ratis.protocol.ClientId id) {
+    this.localClientId = Objects.requireNonNull(id);
   }
 
   @Override
@@ -165,12 +179,23 @@ public final class LockStateMachine extends BaseStateMachine {
     } catch (InvalidProtocolBufferException e) {
       throw new IOException("malformed command batch: " + e.getMessage(), e);
     }
-    if (batch.getCommandsCount() == 0) {
-      throw new IOException("empty command batch");
+    if (batch.getCommandsCount() == 0 || batch.getCommandsCount() > BATCH_COMMANDS_MAX) {
+      throw new IOException("a batch holds 1 to " + BATCH_COMMANDS_MAX + " commands, got " + batch.getCommandsCount());
     }
+    boolean local = request.getClientId().equals(localClientId);
     for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
-      if (c.getOpCase() == io.hasp.proto.replicated.Command.OpCase.OP_NOT_SET) {
-        throw new IOException("command carries no operation");
+      switch (c.getOpCase()) {
+        case OP_NOT_SET:
+          throw new IOException("command carries no operation");
+        case EXPIRE:
+        case REFRESH:
+          if (!local) {
+            throw new IOException(c.getOpCase() + " is accepted only from the leader's own timer, not from "
+                + request.getClientId());
+          }
+          break;
+        default:
+          break;
       }
     }
     long now = lastStampMs.accumulateAndGet(clockMs.getAsLong(), Math::max);
@@ -208,7 +233,7 @@ public final class LockStateMachine extends BaseStateMachine {
         for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
           Result result;
           try {
-            result = table.apply(index, Codec.toCommand(c, batch.getNowMs()), changes);
+            result = table.apply(index, term, Codec.toCommand(c, batch.getNowMs()), changes);
           } catch (IllegalArgumentException e) {
             result = Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable command: " + e.getMessage());
           }
@@ -249,11 +274,18 @@ public final class LockStateMachine extends BaseStateMachine {
     @Override public void deleteWaiter(String name, long seq) { batch.deleteWaiter(name, seq); }
     @Override public void putSession(io.hasp.statemachine.core.Session s) { batch.putSession(s); }
     @Override public void deleteSession(long id) { batch.deleteSession(id); }
-    @Override public void putOutcome(String c, long r, long at, Result res) { batch.putOutcome(c, r, at, res); }
+    @Override public void putOutcome(String c, long r, long at, boolean aged, Result res) {
+      batch.putOutcome(c, r, at, aged, res);
+    }
     @Override public void deleteOutcome(String c, long r) { batch.deleteOutcome(c, r); }
+    @Override public void putClient(io.hasp.statemachine.core.ClientMarks m) { batch.putClient(m); }
+    @Override public void deleteClient(String c) { batch.deleteClient(c); }
     @Override public void putMeta(io.hasp.statemachine.core.Meta m) { batch.putMeta(m); }
     @Override public void waiterGranted(Waiter w, Holder h, long size) { events.add(l -> l.waiterGranted(w, h, size)); }
     @Override public void waiterRemoved(Waiter w, ErrorCode reason) { events.add(l -> l.waiterRemoved(w, reason)); }
+    @Override public void holderReleased(Holder h, ReleaseReason reason) {
+      events.add(l -> l.holderReleased(h, reason));
+    }
   }
 
   /** Events of one entry, delivered after the entry is durable. */
@@ -329,6 +361,7 @@ public final class LockStateMachine extends BaseStateMachine {
               : GetLockResponse.newBuilder().setExists(true).setLock(info(v)).build();
           break;
         }
+
         case LIST: {
           ListQuery l = q.getList();
           int limit = l.getLimit() == 0 ? Limits.LIST_LIMIT_DEFAULT : (int) Math.min(l.getLimit(), Limits.LIST_LIMIT_MAX);
@@ -336,7 +369,7 @@ public final class LockStateMachine extends BaseStateMachine {
           ListLocksResponse.Builder b = ListLocksResponse.newBuilder();
           for (int i = 0; i < Math.min(limit, page.size()); i++) {
             LockView v = page.get(i);
-            b.addLocks(LockSummary.newBuilder().setName(v.name()).setSize(v.size()).setHolders(v.holders().size())
+            b.addLocks(LockSummary.newBuilder().setName(v.name()).setSize(v.size()).setHolders(v.holderCount())
                 .setWaiters(v.waiters()));
           }
           if (page.size() > limit) {
@@ -353,7 +386,8 @@ public final class LockStateMachine extends BaseStateMachine {
   }
 
   private static LockInfo info(LockView v) {
-    LockInfo.Builder b = LockInfo.newBuilder().setName(v.name()).setSize(v.size()).setWaiters(v.waiters());
+    LockInfo.Builder b = LockInfo.newBuilder().setName(v.name()).setSize(v.size()).setWaiters(v.waiters())
+        .setHolderCount(v.holderCount());
     for (Holder h : v.holders()) {
       b.addHolders(HolderInfo.newBuilder().setToken(h.token()).setOwner(h.owner()).setSessionId(h.sessionId())
           .setAcquiredAtMs(h.acquiredAtMs()).setExpiresAtMs(h.expiresAtMs()).setRemainingLeaseMs(-1));
@@ -375,6 +409,20 @@ public final class LockStateMachine extends BaseStateMachine {
     }
   }
 
+  /** Local (possibly stale) live hold of a request, or null. */
+  public Holder localHolder(String clientId, long requestId) {
+    synchronized (lock) {
+      return table.holderOf(clientId, requestId);
+    }
+  }
+
+  /** Local (possibly stale) size of a lock, 0 when it does not exist. */
+  public long localSize(String name) {
+    synchronized (lock) {
+      return table.sizeOf(name);
+    }
+  }
+
   /** Leader ticker: is an Expire command at {@code nowMs} worth proposing? */
   public boolean hasExpiryDue(long nowMs) {
     synchronized (lock) {
@@ -382,10 +430,14 @@ public final class LockStateMachine extends BaseStateMachine {
     }
   }
 
-  /** Gauges: locks, holders, waiters, sessions (a consistent local snapshot). */
-  public long[] counts() {
+  /** Sizes of the applied state, read together. */
+  public record Counts(long locks, long holders, long waiters, long sessions, long outcomes, long clients) {}
+
+  /** Gauges: a consistent local snapshot of the table's sizes. */
+  public Counts counts() {
     synchronized (lock) {
-      return new long[] {table.lockCount(), table.holderCount(), table.waiterCount(), table.sessionCount()};
+      return new Counts(table.lockCount(), table.holderCount(), table.waiterCount(), table.sessionCount(),
+          table.outcomeCount(), table.clientCount());
     }
   }
 

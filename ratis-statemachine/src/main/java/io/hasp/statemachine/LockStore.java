@@ -1,6 +1,7 @@
 package io.hasp.statemachine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.hasp.proto.replicated.ClientRecord;
 import io.hasp.proto.replicated.GrantRecord;
 import io.hasp.proto.replicated.LockRecord;
 import io.hasp.proto.replicated.MetaRecord;
@@ -8,6 +9,7 @@ import io.hasp.proto.replicated.OutcomeRecord;
 import io.hasp.proto.replicated.SessionRecord;
 import io.hasp.proto.replicated.WaiterRecord;
 import io.hasp.statemachine.core.Changes;
+import io.hasp.statemachine.core.ClientMarks;
 import io.hasp.statemachine.core.Holder;
 import io.hasp.statemachine.core.LockTable;
 import io.hasp.statemachine.core.Meta;
@@ -48,7 +50,8 @@ import org.rocksdb.WriteOptions;
  *   waiters   name 0x00 seq(8 bytes, BE)    -> WaiterRecord
  *   sessions  id(8 bytes, BE)               -> SessionRecord
  *   outcomes  clientId 0x00 requestId(8, BE) -> OutcomeRecord
- *   meta      "meta"                        -> MetaRecord (applied index/term, token, seq, clock)
+ *   clients   clientId                      -> ClientRecord (settle marks)
+ *   meta      "meta"                        -> MetaRecord (applied index/term, token, seq, clock, refresh, capacity)
  * </pre>
  *
  * Lock names never contain 0x00 (control characters are rejected), so the separators are unambiguous.
@@ -63,7 +66,8 @@ public final class LockStore implements Closeable {
   }
 
   private static final byte[] META_KEY = "meta".getBytes(StandardCharsets.UTF_8);
-  private static final List<String> FAMILIES = List.of("locks", "holders", "waiters", "sessions", "outcomes", "meta");
+  private static final List<String> FAMILIES = List.of("locks", "holders", "waiters", "sessions", "outcomes", "meta",
+      "clients");
 
   private final Path dir;
   private DBOptions dbOptions;
@@ -76,6 +80,7 @@ public final class LockStore implements Closeable {
   private ColumnFamilyHandle sessions;
   private ColumnFamilyHandle outcomes;
   private ColumnFamilyHandle meta;
+  private ColumnFamilyHandle clients;
   private final WriteOptions writeOptions = new WriteOptions().setSync(false);
 
   private LockStore(Path dir) {
@@ -110,6 +115,7 @@ public final class LockStore implements Closeable {
     sessions = handles.get(4);
     outcomes = handles.get(5);
     meta = handles.get(6);
+    clients = handles.get(7);
   }
 
   public Path dir() {
@@ -126,8 +132,7 @@ public final class LockStore implements Closeable {
       Applied applied = new Applied(0, 0);
       if (m != null) {
         MetaRecord r = MetaRecord.parseFrom(m);
-        table.restoreMeta(new Meta(r.getLastToken(), Math.max(1, r.getNextWaiterSeq()), r.getLastNowMs(),
-            r.getLastSessionId()));
+        table.restoreMeta(Codec.meta(r));
         applied = new Applied(r.getAppliedTerm(), r.getAppliedIndex());
       }
       forEach(locks, v -> {
@@ -137,9 +142,10 @@ public final class LockStore implements Closeable {
       forEach(holders, v -> table.restoreHolder(Codec.holder(GrantRecord.parseFrom(v))));
       forEach(waiters, v -> table.restoreWaiter(Codec.waiter(WaiterRecord.parseFrom(v))));
       forEach(sessions, v -> table.restoreSession(Codec.session(SessionRecord.parseFrom(v))));
+      forEach(clients, v -> table.restoreClient(Codec.client(ClientRecord.parseFrom(v))));
       forEach(outcomes, v -> {
         OutcomeRecord r = OutcomeRecord.parseFrom(v);
-        table.restoreOutcome(r.getClientId(), r.getRequestId(), r.getAtMs(), Codec.toResult(r.getReply()));
+        table.restoreOutcome(r.getClientId(), r.getRequestId(), r.getAtMs(), r.getAged(), Codec.toResult(r.getReply()));
       });
       table.finishRestore();
       return applied;
@@ -211,9 +217,19 @@ public final class LockStore implements Closeable {
     }
 
     @Override
-    public void putOutcome(String clientId, long requestId, long atMs, Result result) {
+    public void putOutcome(String clientId, long requestId, long atMs, boolean aged, Result result) {
       put(outcomes, outcomeKey(clientId, requestId), OutcomeRecord.newBuilder().setClientId(clientId)
-          .setRequestId(requestId).setAtMs(atMs).setReply(Codec.toReply(result)).build().toByteArray());
+          .setRequestId(requestId).setAtMs(atMs).setAged(aged).setReply(Codec.toReply(result)).build().toByteArray());
+    }
+
+    @Override
+    public void putClient(ClientMarks marks) {
+      put(clients, utf8(marks.clientId()), Codec.client(marks).toByteArray());
+    }
+
+    @Override
+    public void deleteClient(String clientId) {
+      delete(clients, utf8(clientId));
     }
 
     @Override
@@ -245,10 +261,7 @@ public final class LockStore implements Closeable {
     /** Writes the batch with the applied position and the table's meta (current when not changed). */
     public void commit(long term, long index, Meta current) throws IOException {
       Meta m = tableMeta != null ? tableMeta : current;
-      put(meta, META_KEY, MetaRecord.newBuilder().setAppliedIndex(index).setAppliedTerm(term)
-          .setLastToken(m.lastToken()).setNextWaiterSeq(m.nextWaiterSeq()).setLastNowMs(m.lastNowMs())
-          .setLastSessionId(m.lastSessionId())
-          .build().toByteArray());
+      put(meta, META_KEY, Codec.meta(m, term, index).toByteArray());
       try {
         db.write(writeOptions, batch);
       } catch (RocksDBException e) {

@@ -1,5 +1,6 @@
 package io.hasp.statemachine;
 
+import io.hasp.statemachine.core.Changes.ReleaseReason;
 import io.hasp.statemachine.core.ErrorCode;
 import io.hasp.statemachine.core.Holder;
 import io.hasp.statemachine.core.Waiter;
@@ -14,6 +15,8 @@ public interface StateListener {
   default void waiterGranted(Waiter waiter, Holder holder, long size) {}
 
   default void waiterRemoved(Waiter waiter, ErrorCode reason) {}
+
+  default void holderReleased(Holder holder, ReleaseReason reason) {}
 
   /** The whole table was replaced (a snapshot was installed): pending waits must be re-checked. */
   default void reloaded() {}

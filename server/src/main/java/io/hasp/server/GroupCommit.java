@@ -24,20 +24,32 @@ final class GroupCommit {
   /** Soft: a batch stops taking commands once it holds this many bytes. */
   static final int BATCH_BYTES_MAX = 1 << 20;
   static final int IN_FLIGHT_MAX = 2;
+  /** Commands waiting for a batch (e.g. while there is no leader); past it a new command fails at once. */
+  static final int QUEUED_MAX = 100_000;
 
   private record Pending(Command command, CompletableFuture<CommandReply> reply) {}
 
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger queued = new AtomicInteger();
   private final Function<CommandBatch, CompletableFuture<BatchReply>> submit;
 
-  /** @param submit appends one batch to the Raft log and completes with its replies */
+  /**
+   * @param submit appends one batch to the Raft log (retrying it as a unit while there is no leader) and completes
+   *     with its replies or its final failure
+   */
   GroupCommit(Function<CommandBatch, CompletableFuture<BatchReply>> submit) {
     this.submit = submit;
   }
 
   CompletableFuture<CommandReply> submit(Command command) {
     CompletableFuture<CommandReply> reply = new CompletableFuture<>();
+    if (queued.incrementAndGet() > QUEUED_MAX) {
+      queued.decrementAndGet();
+      reply.completeExceptionally(new HaspError(ErrorCode.NO_QUORUM, "this node already has " + QUEUED_MAX
+          + " commands waiting for the leader"));
+      return reply;
+    }
     queue.add(new Pending(command, reply));
     drain();
     return reply;
@@ -58,6 +70,7 @@ final class GroupCommit {
       // poll() only: two drainers may run at once, and a peek-then-poll would lose a command between them.
       for (Pending p; taken.size() < BATCH_COMMANDS_MAX && bytes < BATCH_BYTES_MAX && (p = queue.poll()) != null; ) {
         taken.add(p);
+        queued.decrementAndGet();
         batch.addCommands(p.command());
         bytes += p.command().getSerializedSize();
       }
@@ -96,6 +109,7 @@ final class GroupCommit {
   /** Fails everything still queued (shutdown). */
   void failAll(RuntimeException error) {
     for (Pending p; (p = queue.poll()) != null; ) {
+      queued.decrementAndGet();
       p.reply().completeExceptionally(error);
     }
   }

@@ -50,18 +50,20 @@ public final class HaspNode implements Closeable {
   private final LeaderTicker ticker;
   private final Server apiServer;
   private final Map<String, String> apiAddresses = new LinkedHashMap<>();
+  private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
   private final MetricRegistry metrics = new MetricRegistry();
   private volatile boolean closed;
 
   private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
     this.config = config;
     this.selfId = RaftPeerId.valueOf(config.nodeId());
-    List<RaftPeer> peers = new ArrayList<>();
+    List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
-      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raftAddress().toString()).build());
+      raftPeers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raftAddress().toString()).build());
       apiAddresses.put(p.id(), p.apiAddress().toString());
+      peers.put(p.id(), p);
     }
-    this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), peers);
+    this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), raftPeers);
     this.stateMachine = new LockStateMachine(config.dataDir().resolve("state"), clockMs);
     this.waits = new Waits(stateMachine);
     stateMachine.setListener(waits);
@@ -90,20 +92,39 @@ public final class HaspNode implements Closeable {
         LOG.info("Ratis override {}={}", key, System.getProperty(key));
       }
     }
+    // Node-to-node forwarding is served on the Raft port beside Ratis' own services: only peers reach it.
+    java.util.concurrent.atomic.AtomicReference<Replicator> forwardTo = new java.util.concurrent.atomic.AtomicReference<>();
+    org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
+    GrpcConfigKeys.Server.setServicesCustomizer(parameters, (builder, types) -> {
+      if (types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {
+        builder.addService(PeerForwarding.service(batch -> {
+          Replicator r = forwardTo.get();
+          return r != null ? r.appendForwarded(batch) : java.util.concurrent.CompletableFuture.failedFuture(
+              new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node " + config.nodeId() + " is starting"));
+        }));
+      }
+      return builder;
+    });
     this.raftServer = RaftServer.newBuilder()
         .setServerId(selfId)
         .setGroup(group)
         .setStateMachine(stateMachine)
         .setProperties(p)
+        .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, peers);
+    stateMachine.setLocalClientId(replicator.clientId());
+    forwardTo.set(replicator);
     raftServer.start();
 
-    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, apiAddresses);
     NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
-    HaspService service = new HaspService(replicator, waits, this::status, clockMs, nodeMetrics,
-        config.unsafeLocalGrants());
+    Commands commands = new Commands();
+    AcquireFlow acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics);
+    HaspService service = config.unsafeLocalGrants()
+        ? new UnsafeLocalGrants(replicator, acquires, commands, this::status, clockMs, nodeMetrics)
+        : new HaspService(replicator, acquires, commands, this::status, clockMs, nodeMetrics);
     if (config.unsafeLocalGrants()) {
       LOG.warn("UNSAFE TEST MODE (unsafe.local.grants=true): TryLock grants without consensus; never use in production");
     }
@@ -112,8 +133,10 @@ public final class HaspNode implements Closeable {
     // thread hand-off less per call, which matters on small machines.
     this.apiServer = NettyServerBuilder.forAddress(api)
         .directExecutor()
-        .addService(MalformedRequestInterceptor.guard(service.bindService()))
-        .addService(MalformedRequestInterceptor.guard(new InternalService(replicator).bindService()))
+        .addService(MalformedRequestInterceptor.guard(service.bindService(), config.requestBytesMax()))
+        // well above limits.request.bytes.max, so that larger requests get the coded LIMIT_EXCEEDED
+        .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
+        .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .build();
@@ -123,7 +146,7 @@ public final class HaspNode implements Closeable {
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
-    this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, () -> {
+    this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(), () -> {
       if (!closed) {
         LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
         onFatal.run();
@@ -138,10 +161,11 @@ public final class HaspNode implements Closeable {
   }
 
   private void registerGauges() {
-    metrics.gauge("hasp.locks", () -> () -> stateMachine.counts()[0]);
-    metrics.gauge("hasp.holders", () -> () -> stateMachine.counts()[1]);
-    metrics.gauge("hasp.waiters", () -> () -> stateMachine.counts()[2]);
-    metrics.gauge("hasp.sessions", () -> () -> stateMachine.counts()[3]);
+    metrics.gauge("hasp.locks", () -> () -> stateMachine.counts().locks());
+    metrics.gauge("hasp.holders", () -> () -> stateMachine.counts().holders());
+    metrics.gauge("hasp.waiters", () -> () -> stateMachine.counts().waiters());
+    metrics.gauge("hasp.sessions", () -> () -> stateMachine.counts().sessions());
+    metrics.gauge("hasp.outcomes", () -> () -> stateMachine.counts().outcomes());
     metrics.gauge("hasp.pending_waits", () -> waits::size);
     metrics.gauge("hasp.raft.term", () -> () -> {
       DivisionInfo i = divisionInfo();
@@ -184,6 +208,11 @@ public final class HaspNode implements Closeable {
     if (s != null) {
       b.setSnapshotIndex(s.getIndex());
     }
+    LockStateMachine.Counts c = stateMachine.counts();
+    Runtime rt = Runtime.getRuntime();
+    b.setStats(io.hasp.proto.NodeStats.newBuilder().setLocks(c.locks()).setHolders(c.holders()).setWaiters(c.waiters())
+        .setSessions(c.sessions()).setOutcomes(c.outcomes()).setClients(c.clients()).setPendingWaits(waits.size())
+        .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory()).setHeapMaxBytes(rt.maxMemory()));
     return b.build();
   }
 

@@ -3,7 +3,9 @@ package io.hasp.server;
 import io.hasp.proto.replicated.Command;
 import io.hasp.proto.replicated.ExpireCmd;
 import io.hasp.proto.replicated.RefreshCmd;
+import io.hasp.statemachine.Codec;
 import io.hasp.statemachine.LockStateMachine;
+import io.hasp.statemachine.core.Capacity;
 import io.hasp.statemachine.core.Limits;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -16,10 +18,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The leader's timer. On becoming leader (and ready) it first proposes a Refresh that extends every lease and
- * session to at least now + its length, so a failover never ends a hold early; only after that entry is
- * applied does it propose Expire commands, each when its own clock passes a deadline. One proposal is in
- * flight at a time. Followers propose nothing.
+ * The leader's timer. On becoming leader (and ready) it first proposes a Refresh, which guarantees every lease
+ * and session until now + its length (so a failover never ends a hold early) and carries this node's capacity
+ * bounds; only after that entry is applied does it propose Expire commands, each when its own clock passes a
+ * deadline. The state machine refuses an Expire of a term whose Refresh it has not applied, and accepts timer
+ * commands only from this node's own submissions, so a command queued here while this node was still leader
+ * can never end a hold in the next leader's term. One proposal is in flight at a time; followers propose nothing.
  */
 final class LeaderTicker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderTicker.class);
@@ -28,6 +32,7 @@ final class LeaderTicker implements AutoCloseable {
   private final LockStateMachine stateMachine;
   private final Replicator replicator;
   private final LongSupplier clockMs;
+  private final Capacity capacity;
   private final Runnable onDivisionDead;
   private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-leader-ticker");
@@ -38,11 +43,12 @@ final class LeaderTicker implements AutoCloseable {
   private volatile long refreshedTerm = -1;
 
   LeaderTicker(Supplier<DivisionInfo> info, LockStateMachine stateMachine, Replicator replicator, LongSupplier clockMs,
-      Runnable onDivisionDead) {
+      Capacity capacity, Runnable onDivisionDead) {
     this.info = info;
     this.stateMachine = stateMachine;
     this.replicator = replicator;
     this.clockMs = clockMs;
+    this.capacity = capacity;
     this.onDivisionDead = onDivisionDead;
   }
 
@@ -76,10 +82,11 @@ final class LeaderTicker implements AutoCloseable {
     }
     long term = i.getCurrentTerm();
     if (refreshedTerm != term) {
-      propose(Command.newBuilder().setRefresh(RefreshCmd.getDefaultInstance()).build(), () -> {
-        refreshedTerm = term;
-        LOG.info("Leader of term {}: leases and sessions refreshed, expiry enabled", term);
-      });
+      propose(Command.newBuilder().setRefresh(RefreshCmd.newBuilder().setCapacity(Codec.capacity(capacity))).build(),
+          () -> {
+            refreshedTerm = term;
+            LOG.info("Leader of term {}: leases and sessions refreshed, expiry enabled", term);
+          });
       return;
     }
     if (stateMachine.hasExpiryDue(clockMs.getAsLong())) {
@@ -90,12 +97,13 @@ final class LeaderTicker implements AutoCloseable {
 
   private void propose(Command command, Runnable onSuccess) {
     inFlight.set(true);
-    replicator.writeLocal(command).whenComplete((reply, error) -> {
+    replicator.proposeAsLeader(command).whenComplete((reply, error) -> {
       inFlight.set(false);
-      if (error == null) {
+      if (error == null && reply.getErrorCode() == 0) {
         onSuccess.run();
       } else {
-        LOG.debug("Proposal {} failed: {}", command.getOpCase(), error.toString());
+        LOG.debug("Proposal {} failed: {}", command.getOpCase(),
+            error != null ? error.toString() : reply.getErrorMessage());
       }
     });
   }

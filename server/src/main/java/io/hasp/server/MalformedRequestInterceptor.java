@@ -11,16 +11,24 @@ import io.hasp.proto.ErrorCode;
 import io.hasp.server.Errors.HaspError;
 
 /**
- * A request whose bytes do not parse as its message would reach the client as UNKNOWN. Here it becomes INVALID_ARGUMENT with {@code hasp-error-code} and a message naming it.
+ * Requests gRPC itself would answer badly: one whose bytes do not parse as its message would reach the client as
+ * UNKNOWN, and one over the size limit as a bare RESOURCE_EXHAUSTED. Here they become INVALID_ARGUMENT and
+ * LIMIT_EXCEEDED with {@code hasp-error-code} and a message naming the problem. (The transport's own limit is set
+ * well above {@code maxBytes}, so that requests between the two get this answer.)
  */
 final class MalformedRequestInterceptor implements ServerInterceptor {
+  private final int maxBytes;
+
+  private MalformedRequestInterceptor(int maxBytes) {
+    this.maxBytes = maxBytes;
+  }
   /**
    * The service with request parsing moved inside the listener chain (gRPC otherwise parses before any
    * interceptor sees the message) and guarded by this interceptor.
    */
-  static io.grpc.ServerServiceDefinition guard(io.grpc.ServerServiceDefinition service) {
+  static io.grpc.ServerServiceDefinition guard(io.grpc.ServerServiceDefinition service, int maxBytes) {
     return io.grpc.ServerInterceptors.intercept(io.grpc.ServerInterceptors.useInputStreamMessages(service),
-        new MalformedRequestInterceptor());
+        new MalformedRequestInterceptor(maxBytes));
   }
 
   @Override
@@ -31,6 +39,22 @@ final class MalformedRequestInterceptor implements ServerInterceptor {
 
       @Override
       public void onMessage(Q message) {
+        if (message instanceof java.io.InputStream in) {
+          int size;
+          try {
+            size = in.available();
+          } catch (java.io.IOException e) {
+            size = 0;
+          }
+          if (size > maxBytes) {
+            closed = true;
+            StatusRuntimeException s = Errors.toStatus(new HaspError(ErrorCode.LIMIT_EXCEEDED, "request for "
+                + call.getMethodDescriptor().getFullMethodName() + " is " + size + " bytes; at most " + maxBytes
+                + " allowed (limits.request.bytes.max)"));
+            call.close(s.getStatus(), s.getTrailers());
+            return;
+          }
+        }
         guard(() -> super.onMessage(message));
       }
 

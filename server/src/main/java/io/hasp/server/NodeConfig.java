@@ -1,5 +1,6 @@
 package io.hasp.server;
 
+import io.hasp.statemachine.core.Capacity;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -34,6 +35,9 @@ public record NodeConfig(
     long logSegmentSizeBytes,
     long logPurgeGapEntries,
     Duration tickInterval,
+    Capacity capacity,
+    int requestBytesMax,
+    int callsPerConnectionMax,
     boolean unsafeLocalGrants) {
 
   /** Every key a config file may hold, with its default ("" = required). */
@@ -53,6 +57,19 @@ public record NodeConfig(
     m.put("log.segment.size.bytes", "1048576");
     m.put("log.purge.gap.entries", "1024");
     m.put("tick.interval", "50ms");
+    // Bounds of what clients can grow (replicated: the leader's values apply to the whole cluster, see Capacity).
+    Capacity d = Capacity.DEFAULT;
+    m.put("limits.locks.max", Long.toString(d.locksMax()));
+    m.put("limits.holders.max", Long.toString(d.holdersMax()));
+    m.put("limits.waiters.per.lock.max", Integer.toString(d.waitersPerLockMax()));
+    m.put("limits.waiters.max", Long.toString(d.waitersMax()));
+    m.put("limits.sessions.max", Integer.toString(d.sessionsMax()));
+    m.put("limits.outcomes.per.client.max", Integer.toString(d.outcomesPerClientMax()));
+    m.put("limits.outcomes.sessionless.max", Integer.toString(d.sessionlessOutcomesMax()));
+    m.put("limits.outcomes.sessionless.retention", d.sessionlessOutcomeRetentionMs() + "ms");
+    // Bounds of this node's API: the size of one request, and concurrent calls on one connection.
+    m.put("limits.request.bytes.max", Integer.toString(1 << 20));
+    m.put("limits.calls.per.connection.max", "10000");
     // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
     // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
     m.put("unsafe.local.grants", "false");
@@ -159,7 +176,32 @@ public record NodeConfig(
         parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
         parsePositiveLong("log.purge.gap.entries", v.get("log.purge.gap.entries")),
         parseDuration("tick.interval", v.get("tick.interval")),
+        capacity(v),
+        (int) Math.min(64L << 20, parsePositiveLong("limits.request.bytes.max", v.get("limits.request.bytes.max"))),
+        (int) Math.min(Integer.MAX_VALUE, parsePositiveLong("limits.calls.per.connection.max",
+            v.get("limits.calls.per.connection.max"))),
         parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")));
+  }
+
+  private static Capacity capacity(Map<String, String> v) {
+    return new Capacity(
+        parsePositiveLong("limits.locks.max", v.get("limits.locks.max")),
+        parsePositiveLong("limits.holders.max", v.get("limits.holders.max")),
+        intKey("limits.waiters.per.lock.max", v),
+        parsePositiveLong("limits.waiters.max", v.get("limits.waiters.max")),
+        intKey("limits.sessions.max", v),
+        intKey("limits.outcomes.per.client.max", v),
+        intKey("limits.outcomes.sessionless.max", v),
+        Math.max(1, parseDuration("limits.outcomes.sessionless.retention",
+            v.get("limits.outcomes.sessionless.retention")).toMillis()));
+  }
+
+  private static int intKey(String key, Map<String, String> v) {
+    long n = parsePositiveLong(key, v.get(key));
+    if (n > Integer.MAX_VALUE) {
+      throw new ConfigException(key + " must be at most " + Integer.MAX_VALUE + ", got " + n);
+    }
+    return (int) n;
   }
 
   private static boolean parseBoolean(String key, String s) {

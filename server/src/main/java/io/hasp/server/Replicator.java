@@ -1,25 +1,22 @@
 package io.hasp.server;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import io.hasp.proto.ErrorCode;
 import io.hasp.proto.replicated.BatchReply;
 import io.hasp.proto.replicated.Command;
 import io.hasp.proto.replicated.CommandBatch;
 import io.hasp.proto.replicated.CommandReply;
-import io.hasp.proto.replicated.HaspInternalGrpc;
+import io.hasp.proto.replicated.ForwardedBatch;
 import io.hasp.proto.replicated.Query;
 import io.hasp.server.Errors.HaspError;
 import io.hasp.statemachine.LockStateMachine;
 import java.io.Closeable;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,30 +39,34 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
  * How commands reach the Raft log and reads reach the applied state, without parking a thread.
  *
  * <ul>
- *   <li>Writes are grouped ({@link GroupCommit}): on the leader a group is submitted straight to the local
- *       Ratis server as one entry; on a follower it is forwarded whole to the leader's API port
- *       ({@code HaspInternal.ForwardBatch}), which appends it as one entry.
+ *   <li>Writes are grouped ({@link GroupCommit}). A group becomes one batch with one identity, this node's Raft
+ *       client id and a call id, kept on every retry: on the leader it is submitted to the local Ratis server;
+ *       on a follower it is forwarded whole to the leader's Raft port ({@link PeerForwarding}), which submits it
+ *       under the same identity. A retry of a batch that was applied before (the reply was lost with a dying
+ *       leader) is answered from Ratis' retry cache, which every replica fills as it applies entries, instead of
+ *       being applied twice.
+ *   <li>While there is no leader (election, partition) a batch is retried every {@link #RETRY_DELAY_MS} until
+ *       {@link #CALL_TIMEOUT_MS} passes, then fails with NO_QUORUM.
+ *   <li>The leader's own timer commands (Refresh, Expire) are never grouped or forwarded: they are proposed only
+ *       by a node that leads now, and the state machine accepts them only from this node's own client id.
  *   <li>Reads are ReadIndex reads on this node (Ratis asks the leader for the read index when this node follows).
- *   <li>While there is no leader (election, partition) a call is retried every {@link #RETRY_DELAY_MS} until
- *       {@link #CALL_TIMEOUT_MS} passes, then fails with NO_QUORUM. Retrying a command is safe: its
- *       (client id, request id) is deduplicated by the state machine.
  * </ul>
  */
 public final class Replicator implements Closeable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replicator.class);
   static final long CALL_TIMEOUT_MS = 8_000;
-  static final long RETRY_DELAY_MS = 100;
+  static final long RETRY_DELAY_MS = 50;
 
   private final RaftServer server;
   private final RaftGroupId groupId;
   private final RaftPeerId self;
   private final Supplier<DivisionInfo> info;
-  private final Map<String, String> apiAddresses;
+  private final Map<String, NodeConfig.Peer> peers;
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
-  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final PeerForwarding forwarding = new PeerForwarding();
   private final GroupCommit groupCommit = new GroupCommit(this::sendBatch);
-  private final java.util.concurrent.ExecutorService submitter = Executors.newSingleThreadExecutor(r -> {
+  private final ExecutorService submitter = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "hasp-submit");
     t.setDaemon(true);
     return t;
@@ -77,65 +78,110 @@ public final class Replicator implements Closeable {
   });
 
   Replicator(RaftServer server, RaftGroupId groupId, RaftPeerId self, Supplier<DivisionInfo> info,
-      Map<String, String> apiAddresses) {
+      Map<String, NodeConfig.Peer> peers) {
     this.server = server;
     this.groupId = groupId;
     this.self = self;
     this.info = info;
-    this.apiAddresses = apiAddresses;
+    this.peers = peers;
   }
 
-  /** Appends the command through the leader (forwarding when this node follows); completes with the reply. */
+  /** The Raft client id of this node's submissions (the state machine takes timer commands only from it). */
+  ClientId clientId() {
+    return clientId;
+  }
+
+  /** Appends the command through the leader (forwarding when this node follows); completes with its reply. */
   public CompletableFuture<CommandReply> write(Command command) {
-    CompletableFuture<CommandReply> result = new CompletableFuture<>();
-    attemptWrite(command, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CALL_TIMEOUT_MS), result, null);
-    return result;
-  }
-
-  /**
-   * One try: the command joins this node's current group; the group goes to the Raft log when this node leads,
-   * or to the leader in one ForwardBatch call otherwise. Used as is by the leader's own timer.
-   */
-  public CompletableFuture<CommandReply> writeLocal(Command command) {
     return groupCommit.submit(command);
   }
 
-  /** Where a group goes: appended here as one entry when leading, else forwarded whole to the leader. */
+  /** One group: a batch with a fixed identity, tried until it is applied, refused, or out of time. */
   private CompletableFuture<BatchReply> sendBatch(CommandBatch batch) {
-    DivisionInfo i = info.get();
-    if (i != null && i.isLeader()) {
-      return appendBatch(batch);
-    }
-    RaftPeerId leader = i == null ? null : i.getLeaderId();
-    if (leader == null || !apiAddresses.containsKey(leader.toString())) {
-      return CompletableFuture.failedFuture(noQuorum("no leader is known"));
-    }
-    return forward(apiAddresses.get(leader.toString()), batch);
+    CompletableFuture<BatchReply> result = new CompletableFuture<>();
+    byte[] bytes = batch.toByteArray();
+    long callId = callIds.incrementAndGet();
+    attempt(bytes, callId, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CALL_TIMEOUT_MS), result, null);
+    return result;
   }
 
-  /** Leader only (ForwardBatch): appends a follower's group as one entry, or fails with NOT_LEADER. */
-  CompletableFuture<BatchReply> appendBatch(CommandBatch batch) {
-    return submit(batch.toByteArray(), RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReplies);
-  }
-
-  private void attemptWrite(Command command, long deadline, CompletableFuture<CommandReply> result, HaspError last) {
+  private void attempt(byte[] batch, long callId, long deadline, CompletableFuture<BatchReply> result,
+      HaspError last) {
     if (System.nanoTime() - deadline > 0) { // monotonic: a wall-clock step must not end or stretch a call
       result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }
-    writeLocal(command).whenComplete((reply, error) -> {
+    CompletableFuture<BatchReply> tried;
+    DivisionInfo i = info.get();
+    if (i != null && i.isLeader()) {
+      tried = submit(batch, clientId, callId, RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReplies);
+    } else {
+      RaftPeerId leader = i == null ? null : i.getLeaderId();
+      NodeConfig.Peer peer = leader == null ? null : peers.get(leader.toString());
+      if (peer == null) {
+        tried = CompletableFuture.failedFuture(noQuorum("no leader is known"));
+      } else {
+        ForwardedBatch fb = ForwardedBatch.newBuilder()
+            .setRaftClientId(ByteString.copyFrom(clientId.toByteString().toByteArray()))
+            .setCallId(callId)
+            .setBatch(ByteString.copyFrom(batch))
+            .build();
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+        tried = forwarding.forward(peer.raftAddress().toString(), fb, left);
+      }
+    }
+    tried.whenComplete((replies, error) -> {
       if (error == null) {
-        result.complete(reply);
+        result.complete(replies);
         return;
       }
       HaspError e = failure(error);
       if (e.code() == ErrorCode.NOT_LEADER || e.code() == ErrorCode.NO_QUORUM) {
-        LOG.debug("write {} will be retried: {}", command.getOpCase(), e.getMessage());
-        retryLater(() -> attemptWrite(command, deadline, result, e));
+        LOG.debug("batch {} will be retried: {}", callId, e.getMessage());
+        retryLater(() -> attempt(batch, callId, deadline, result, e));
       } else {
         result.completeExceptionally(e);
       }
     });
+  }
+
+  /**
+   * Leader side of {@link PeerForwarding}: appends a follower's batch as one entry under the follower's own
+   * identity (so its retries hit the retry cache); completes with the serialized replies.
+   */
+  CompletableFuture<BatchReply> appendForwarded(ForwardedBatch fb) {
+    ClientId from;
+    try {
+      from = ClientId.valueOf(org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFrom(
+          fb.getRaftClientId().toByteArray()));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(new HaspError(ErrorCode.INVALID_ARGUMENT, "bad raft_client_id"));
+    }
+    if (from.equals(clientId) || fb.getCallId() <= 0) {
+      return CompletableFuture.failedFuture(new HaspError(ErrorCode.INVALID_ARGUMENT,
+          "a forwarded batch needs the sending node's own client id and a call id"));
+    }
+    DivisionInfo i = info.get();
+    if (i == null || !i.isLeader()) {
+      return CompletableFuture.failedFuture(new HaspError(ErrorCode.NOT_LEADER, "this node is not the leader",
+          leaderHint()));
+    }
+    return submit(fb.getBatch().toByteArray(), from, fb.getCallId(), RaftClientRequest.writeRequestType())
+        .thenApply(Replicator::parseReplies);
+  }
+
+  /**
+   * The leader's own timer: proposes {@code command} as an entry of its own, only while this node leads, never
+   * forwarded and never retried.
+   */
+  CompletableFuture<CommandReply> proposeAsLeader(Command command) {
+    DivisionInfo i = info.get();
+    if (i == null || !i.isLeader()) {
+      return CompletableFuture.failedFuture(new HaspError(ErrorCode.NOT_LEADER, "this node is not the leader"));
+    }
+    byte[] batch = CommandBatch.newBuilder().addCommands(command).build().toByteArray();
+    return submit(batch, clientId, callIds.incrementAndGet(), RaftClientRequest.writeRequestType())
+        .thenApply(r -> parseReplies(r).getReplies(0));
   }
 
   /** A linearizable read (ReadIndex) answered by this node; completes with the serialized answer. */
@@ -147,16 +193,16 @@ public final class Replicator implements Closeable {
 
   /** A stale read of this node's own applied state, no ReadIndex (only for the unsafe test mode). */
   public CompletableFuture<byte[]> readLocal(Query query) {
-    return submit(query.toByteArray(), RaftClientRequest.staleReadRequestType(0))
+    return submit(query.toByteArray(), clientId, callIds.incrementAndGet(), RaftClientRequest.staleReadRequestType(0))
         .thenApply(reply -> reply.getMessage().getContent().toByteArray());
   }
 
   private void attemptRead(byte[] query, long deadline, CompletableFuture<byte[]> result, HaspError last) {
-    if (System.nanoTime() - deadline > 0) { // monotonic: a wall-clock step must not end or stretch a call
+    if (System.nanoTime() - deadline > 0) {
       result.completeExceptionally(last != null ? last : noQuorum("timed out after " + CALL_TIMEOUT_MS + " ms"));
       return;
     }
-    submit(query, RaftClientRequest.readRequestType()).whenComplete((reply, error) -> {
+    submit(query, clientId, callIds.incrementAndGet(), RaftClientRequest.readRequestType()).whenComplete((reply, error) -> {
       if (error == null) {
         result.complete(reply.getMessage().getContent().toByteArray());
         return;
@@ -170,24 +216,30 @@ public final class Replicator implements Closeable {
     });
   }
 
-  private CompletableFuture<RaftClientReply> submit(byte[] payload, RaftClientRequest.Type type) {
+  private CompletableFuture<RaftClientReply> submit(byte[] payload, ClientId from, long callId,
+      RaftClientRequest.Type type) {
     RaftClientRequest request = RaftClientRequest.newBuilder()
-        .setClientId(clientId)
+        .setClientId(from)
         .setServerId(self)
         .setGroupId(groupId)
-        .setCallId(callIds.incrementAndGet())
+        .setCallId(callId)
         .setMessage(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload)))
         .setType(type)
         .setTimeoutMs(CALL_TIMEOUT_MS)
         .build();
     // Ratis may block briefly inside submit (a server-wide monitor); never on a gRPC I/O thread.
-    CompletableFuture<RaftClientReply> f = CompletableFuture.supplyAsync(() -> {
-      try {
-        return server.submitClientRequestAsync(request);
-      } catch (java.io.IOException e) {
-        return CompletableFuture.<RaftClientReply>failedFuture(e);
-      }
-    }, submitter).thenCompose(x -> x);
+    CompletableFuture<RaftClientReply> f;
+    try {
+      f = CompletableFuture.supplyAsync(() -> {
+        try {
+          return server.submitClientRequestAsync(request);
+        } catch (java.io.IOException e) {
+          return CompletableFuture.<RaftClientReply>failedFuture(e);
+        }
+      }, submitter).thenCompose(x -> x);
+    } catch (RejectedExecutionException e) {
+      return CompletableFuture.failedFuture(noQuorum("node shutting down"));
+    }
     return f.orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).thenApply(reply -> {
       if (!reply.isSuccess()) {
         RaftException e = reply.getException();
@@ -197,49 +249,10 @@ public final class Replicator implements Closeable {
     });
   }
 
-  private CompletableFuture<BatchReply> forward(String address, CommandBatch batch) {
-    CompletableFuture<BatchReply> f = new CompletableFuture<>();
-    // From the root context: a group serves many client calls, and the call whose thread happens to send it
-    // must not cancel it by completing (gRPC propagates cancellation through the current Context).
-    io.grpc.Context.ROOT.run(() -> HaspInternalGrpc.newStub(channel(address))
-        .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-        .forwardBatch(batch, new StreamObserver<>() {
-          @Override
-          public void onNext(BatchReply reply) {
-            f.complete(reply);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            f.completeExceptionally(fromForwardError(t, address));
-          }
-
-          @Override
-          public void onCompleted() {}
-        }));
-    return f;
-  }
-
-  private HaspError fromForwardError(Throwable t, String address) {
-    if (t instanceof StatusRuntimeException s && s.getTrailers() != null) {
-      String code = s.getTrailers().get(Errors.ERROR_CODE);
-      if (code != null) {
-        ErrorCode c = ErrorCode.valueOf(code);
-        return new HaspError(c, s.getStatus().getDescription(), s.getTrailers().get(Errors.LEADER));
-      }
-    }
-    Status st = Status.fromThrowable(t);
-    return noQuorum("leader at " + address + " unreachable: " + st.getCode());
-  }
-
-  private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().directExecutor().build());
-  }
-
   private void retryLater(Runnable r) {
     try {
       retries.schedule(r, RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       // closing: the caller's future is failed by the node's shutdown
     }
   }
@@ -262,7 +275,7 @@ public final class Replicator implements Closeable {
       return new HaspError(ErrorCode.INVALID_ARGUMENT, "rejected by the leader: " + cause.getMessage());
     }
     if (c instanceof NotLeaderException nle) {
-      String hint = nle.getSuggestedLeader() == null ? leaderHint() : apiAddresses.get(nle.getSuggestedLeader().getId().toString());
+      String hint = nle.getSuggestedLeader() == null ? leaderHint() : apiAddress(nle.getSuggestedLeader().getId());
       return new HaspError(ErrorCode.NOT_LEADER, "this node is not the leader", hint);
     }
     if (c instanceof LeaderNotReadyException) {
@@ -282,13 +295,18 @@ public final class Replicator implements Closeable {
     return nl < 0 ? s : s.substring(0, nl);
   }
 
+  private String apiAddress(RaftPeerId id) {
+    NodeConfig.Peer p = peers.get(id.toString());
+    return p == null ? null : p.apiAddress().toString();
+  }
+
   /** The API address of the leader this node knows of, or null. */
   public String leaderHint() {
     DivisionInfo i = info.get();
     if (i == null || i.getLeaderId() == null) {
       return null;
     }
-    return apiAddresses.get(i.getLeaderId().toString());
+    return apiAddress(i.getLeaderId());
   }
 
   @Override
@@ -296,8 +314,6 @@ public final class Replicator implements Closeable {
     retries.shutdownNow();
     submitter.shutdownNow();
     groupCommit.failAll(noQuorum("node shutting down"));
-    for (ManagedChannel c : channels.values()) {
-      c.shutdownNow();
-    }
+    forwarding.close();
   }
 }

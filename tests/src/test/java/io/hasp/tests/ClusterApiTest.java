@@ -130,7 +130,8 @@ class ClusterApiTest extends SharedClusterTest {
         .setHeader(c.header()).setName("api-renew").setKey("not-a-key").setLeaseMs(1000).build()));
     assertError(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", () -> cluster.stub(2).unlock(c.unlock("api-renew", "not-a-key")));
     assertError(Status.Code.NOT_FOUND, "LOCK_NOT_FOUND", () -> cluster.stub(0).unlock(c.unlock("api-no-such-lock", "k")));
-    assertError(Status.Code.NOT_FOUND, "LOCK_NOT_FOUND", () -> cluster.stub(0).renew(RenewRequest.newBuilder()
+    // renew: whether or not the lock still exists, a key that does not hold it answers INVALID_KEY (the hold is lost)
+    assertError(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", () -> cluster.stub(0).renew(RenewRequest.newBuilder()
         .setHeader(c.header()).setName("api-no-such-lock").setKey("k").setLeaseMs(1000).build()));
     cluster.stub(0).unlock(c.unlock("api-renew", g.getGrant().getKey()));
   }
@@ -173,18 +174,23 @@ class ClusterApiTest extends SharedClusterTest {
   @Test
   void sessionCloseReleasesItsHoldsAndKeepAliveOfUnknownSessionFails() {
     Rpc c = new Rpc();
-    long session = cluster.stub(0).openSession(OpenSessionRequest.newBuilder().setHeader(c.header()).setTtlMs(10_000).build())
-        .getSessionId();
+    var opened = cluster.stub(0).openSession(OpenSessionRequest.newBuilder().setHeader(c.header()).setTtlMs(10_000).build());
+    long session = opened.getSessionId();
+    String key = opened.getSessionKey();
     assertTrue(session > 0);
-    cluster.stub(1).lock(c.lock("api-session").setSessionId(session).build());
-    cluster.stub(2).keepAlive(KeepAliveRequest.newBuilder().setHeader(c.header()).setSessionId(session).build());
-    var closed = cluster.stub(1).closeSession(CloseSessionRequest.newBuilder().setHeader(c.header()).setSessionId(session).build());
+    assertTrue(key.length() >= 32, "a secret, not a guessable number: " + key);
+    cluster.stub(1).lock(c.lock("api-session").setSessionId(session).setSessionKey(key).build());
+    cluster.stub(2).keepAlive(KeepAliveRequest.newBuilder().setHeader(c.header()).setSessionId(session)
+        .setSessionKey(key).build());
+    var closed = cluster.stub(1).closeSession(CloseSessionRequest.newBuilder().setHeader(c.header()).setSessionId(session)
+        .setSessionKey(key).build());
     assertEquals(List.of("api-session"), closed.getReleasedList());
+    assertEquals(1, closed.getReleasedTotal());
     assertFalse(cluster.stub(0).isLocked(IsLockedRequest.newBuilder().setName("api-session").build()).getLocked());
+    assertError(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED", () -> cluster.stub(0).keepAlive(
+        KeepAliveRequest.newBuilder().setHeader(c.header()).setSessionId(session).setSessionKey(key).build()));
     assertError(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED",
-        () -> cluster.stub(0).keepAlive(KeepAliveRequest.newBuilder().setHeader(c.header()).setSessionId(session).build()));
-    assertError(Status.Code.FAILED_PRECONDITION, "SESSION_EXPIRED",
-        () -> cluster.stub(2).lock(c.lock("api-session").setSessionId(session).build()));
+        () -> cluster.stub(2).lock(c.lock("api-session").setSessionId(session).setSessionKey(key).build()));
   }
 
   @Test

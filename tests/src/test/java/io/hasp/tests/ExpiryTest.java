@@ -35,9 +35,9 @@ class ExpiryTest extends SharedClusterTest {
   void sessionWithoutKeepAliveExpiresAndReleasesItsHolds() {
     Rpc c = new Rpc();
     long sent = System.nanoTime();
-    long session = cluster.stub(2).openSession(OpenSessionRequest.newBuilder().setHeader(c.header()).setTtlMs(1_000).build())
-        .getSessionId();
-    cluster.stub(0).lock(c.lock("expiry-session").setSessionId(session).build());
+    var session = cluster.stub(2).openSession(OpenSessionRequest.newBuilder().setHeader(c.header()).setTtlMs(1_000).build());
+    cluster.stub(0).lock(c.lock("expiry-session").setSessionId(session.getSessionId())
+        .setSessionKey(session.getSessionKey()).build());
     long releasedAfter = awaitUnlocked("expiry-session", sent);
     assertTrue(releasedAfter >= 950 && releasedAfter <= 2_000, "released after " + releasedAfter + " ms");
   }

@@ -23,11 +23,16 @@ class RestartTest extends FreshClusterTest {
     cluster = ProcessCluster.start(3, dir);
     Rpc a = new Rpc();
     Rpc w = new Rpc();
-    long session = cluster.stub(0).openSession(OpenSessionRequest.newBuilder().setHeader(a.header()).setTtlMs(60_000).build())
-        .getSessionId();
-    LockResponse sessionHold = cluster.stub(1).lock(a.lock("restart-a").setSessionId(session).build());
+    var opened = cluster.stub(0).openSession(OpenSessionRequest.newBuilder().setHeader(a.header()).setTtlMs(60_000).build());
+    long session = opened.getSessionId();
+    LockResponse sessionHold = cluster.stub(1).lock(a.lock("restart-a").setSessionId(session)
+        .setSessionKey(opened.getSessionKey()).build());
     LockResponse leaseHold = cluster.stub(2).lock(a.lock("restart-b").setLeaseMs(120_000).setSize(2).build());
-    LockRequest waitRequest = w.lock("restart-a").build();
+    // the waiter is tied to a session: a waiter without one would end with its call
+    var waiterSession = cluster.stub(0).openSession(OpenSessionRequest.newBuilder().setHeader(w.header())
+        .setTtlMs(60_000).build());
+    LockRequest waitRequest = w.lock("restart-a").setSessionId(waiterSession.getSessionId())
+        .setSessionKey(waiterSession.getSessionKey()).setAttempt(1).build();
     ListenableFuture<LockResponse> waiting = cluster.futureStub(0).lock(waitRequest);
     ClusterApiTestSupport.awaitWaiters(cluster, 0, "restart-a", 1);
 
@@ -48,10 +53,11 @@ class RestartTest extends FreshClusterTest {
     assertEquals(leaseHold.getGrant().getToken(), bInfo.getLock().getHolders(0).getToken());
     assertEquals(2, bInfo.getLock().getSize());
     assertTrue(bInfo.getLock().getHolders(0).getRemainingLeaseMs() > 60_000);
-    cluster.stub(0).keepAlive(KeepAliveRequest.newBuilder().setHeader(a.header()).setSessionId(session).build());
+    cluster.stub(0).keepAlive(KeepAliveRequest.newBuilder().setHeader(a.header()).setSessionId(session)
+        .setSessionKey(opened.getSessionKey()).build());
 
-    // The waiter re-attaches with the same request and is granted when the holder leaves.
-    ListenableFuture<LockResponse> reattached = cluster.futureStub(1).lock(waitRequest);
+    // The waiter re-attaches with the same request (its next try) and is granted when the holder leaves.
+    ListenableFuture<LockResponse> reattached = cluster.futureStub(1).lock(waitRequest.toBuilder().setAttempt(2).build());
     ProcessCluster.sleep(300);
     assertEquals(1, cluster.stub(2).getLock(GetLockRequest.newBuilder().setName("restart-a").build()).getLock().getWaiters(),
         "re-attaching did not queue a second waiter");

@@ -24,9 +24,13 @@ public interface Changes {
 
   default void deleteSession(long id) {}
 
-  default void putOutcome(String clientId, long requestId, long atMs, Result result) {}
+  default void putOutcome(String clientId, long requestId, long atMs, boolean aged, Result result) {}
 
   default void deleteOutcome(String clientId, long requestId) {}
+
+  default void putClient(ClientMarks marks) {}
+
+  default void deleteClient(String clientId) {}
 
   default void putMeta(Meta meta) {}
 
@@ -34,12 +38,12 @@ public interface Changes {
   /** A queued waiter became a holder. */
   default void waiterGranted(Waiter waiter, Holder holder, long size) {}
 
-  /** A queued waiter left the queue without a grant (timeout, cancel, session end). */
+  /** A queued waiter left the queue without a grant (timeout, abandon, superseded, session end). */
   default void waiterRemoved(Waiter waiter, ErrorCode reason) {}
 
-  /** A holder stopped holding (unlock, lease expiry, flush, session end). */
+  /** A holder stopped holding (unlock, lease expiry, flush, session end, abandon). */
   default void holderReleased(Holder holder, ReleaseReason reason) {}
 
   /** Why a holder was released. */
-  enum ReleaseReason { UNLOCK, LEASE_EXPIRED, FLUSHED, SESSION_ENDED }
+  enum ReleaseReason { UNLOCK, LEASE_EXPIRED, FLUSHED, SESSION_ENDED, ABANDONED }
 }

@@ -1,98 +1,47 @@
 package io.hasp.statemachine.core;
 
+import static io.hasp.statemachine.core.Validate.firstNonNull;
+import static io.hasp.statemachine.core.Validate.invalid;
+
 import io.hasp.statemachine.core.Changes.ReleaseReason;
+import io.hasp.statemachine.core.Result.AbandonOutcome;
 import io.hasp.statemachine.core.Result.Failure;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Objects;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The replicated lock table. Deterministic: the same commands with the same log indexes produce the same
+ * The replicated lock table. Deterministic: the same commands with the same log positions produce the same
  * state and results on every replica. Not thread-safe; the state machine applies commands from one thread
  * and guards reads with its own lock.
  *
- * <p>Invariants (checked by {@link #checkInvariants()}):
+ * <p>Each command costs what it touches, never the length of a queue or the size of the table: waiters are
+ * indexed by seq, key, party and request ({@link LockQueue}), a session's holders and waiters by exact
+ * reference ({@link SessionIndex}), and a new leader's Refresh is O(1) (deadlines it extends are moved lazily
+ * when they come due, see {@link #effectiveExpiry(Holder)}).
  *
- * <ul>
- *   <li>a lock has at most {@code size} holders, and it exists only while it has holders or waiters;
- *   <li>a lock has waiters only while it is full (a waiter is granted as soon as a slot frees up);
- *   <li>waiters of a lock are ordered by {@code seq} (FIFO) and all asked for the lock's size;
- *   <li>fencing tokens are strictly increasing in grant order; every holder's token is at most {@code lastToken};
- *   <li>every holder and waiter with a session refers to a live session;
- *   <li>the deadline index holds exactly the lease, wait and session deadlines of the state.
- * </ul>
+ * <p>Invariants ({@link TableInvariants}): a lock has at most {@code size} holders and exists only while it has
+ * holders or waiters; it has waiters only while full; waiters are FIFO by seq and asked for the lock's size;
+ * fencing tokens increase strictly; holders and waiters with a session refer to a live one; every index agrees
+ * with the state it indexes.
  */
 public final class LockTable {
+  /** Where a holder is: its lock and key. */
+  record HolderRef(String name, String key) {}
 
-  /** A lock that exists: has holders or waiters. */
-  private static final class LockState {
-    final String name;
-    final long size;
-    /** In grant (token) order. */
-    final LinkedHashMap<String, Holder> holders = new LinkedHashMap<>();
-    final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
-    /** Keys of the waiters: unique, since a granted waiter must not become a second holder with one key. */
-    final Set<String> waiterKeys = new HashSet<>();
-
-    LockState(String name, long size) {
-      this.name = name;
-      this.size = size;
-    }
-
-    boolean isFull() {
-      return holders.size() >= size;
-    }
-
-    boolean isEmpty() {
-      return holders.isEmpty() && waiters.isEmpty();
-    }
-  }
-
-  private record RequestRef(String clientId, long requestId) {}
-
-  /** A deduplicated outcome, ordered for pruning by (atMs, clientId, requestId): deterministic everywhere. */
-  private record OutcomeKey(long atMs, String clientId, long requestId) {}
-
-  private static final Comparator<OutcomeKey> OUTCOME_ORDER = Comparator.comparingLong(OutcomeKey::atMs)
-      .thenComparing(OutcomeKey::clientId)
-      .thenComparingLong(OutcomeKey::requestId);
-
-  /** A pending deadline. kind: 0 holder lease (name, key), 1 waiter timeout (name, seq), 2 session (id). */
-  private record Due(long atMs, int kind, String name, String key, long id) {}
-
-  private static final int DUE_LEASE = 0;
-  private static final int DUE_WAIT = 1;
-  private static final int DUE_SESSION = 2;
-
-  private static final Comparator<Due> DUE_ORDER = Comparator.comparingLong(Due::atMs)
-      .thenComparingInt(Due::kind)
-      .thenComparing(Due::name)
-      .thenComparing(Due::key)
-      .thenComparingLong(Due::id);
-
-  private final TreeMap<String, LockState> locks = new TreeMap<>();
-  private final Map<Long, Session> sessions = new HashMap<>();
-  /** Session id to the names of locks where it has holders or waiters (a superset is harmless). */
-  private final Map<Long, LinkedHashSet<String>> sessionLocks = new HashMap<>();
-  private final Map<RequestRef, Waiter> waitersByRequest = new HashMap<>();
-  private final Map<RequestRef, OutcomeKey> outcomeKeys = new HashMap<>();
-  private final TreeMap<OutcomeKey, Result> outcomes = new TreeMap<>(OUTCOME_ORDER);
-  private final TreeSet<Due> deadlines = new TreeSet<>(DUE_ORDER);
-  private long holderCount;
-  private long waiterCount;
+  final TreeMap<String, LockState> locks = new TreeMap<>();
+  final SessionIndex sessions = new SessionIndex();
+  final OutcomeTable outcomes = new OutcomeTable();
+  final Map<RequestRef, Waiter> waitersByRequest = new HashMap<>();
+  final Map<RequestRef, HolderRef> holdersByRequest = new HashMap<>();
+  final TreeSet<Deadline> deadlines = new TreeSet<>(Deadline.ORDER);
+  long holderCount;
+  long waiterCount;
   private Meta meta = Meta.INITIAL;
 
   // ------------------------------------------------------------------------------------------------
@@ -102,21 +51,30 @@ public final class LockTable {
   /**
    * Applies one committed command.
    *
-   * @param index the Raft log index of the entry. Several commands may share one entry (a batch): the
-   *     fencing token of a grant is {@code max(lastToken + 1, index)} and a new session id
-   *     {@code max(lastSessionId + 1, index)}, so both equal the log index when an entry holds one command
-   *     and are strictly increasing always
+   * @param index the Raft log index of the entry. Several commands may share one entry (a batch): the fencing
+   *     token of a grant is {@code max(lastToken + 1, index)} and a new session id
+   *     {@code max(lastSessionId + 1, index)}, so both equal the log index when an entry holds one command and
+   *     are strictly increasing always
+   * @param term the Raft term of the entry, i.e. of the leader that proposed it
    * @param changes receives every record change and event, in order
    */
-  public Result apply(long index, Command command, Changes changes) {
+  public Result apply(long index, long term, Command command, Changes changes) {
     Objects.requireNonNull(command, "command");
     Objects.requireNonNull(changes, "changes");
-    if (index <= 0) {
-      throw new IllegalArgumentException("log index must be positive: " + index);
+    if (index <= 0 || term < 0) {
+      throw new IllegalArgumentException("bad log position: index " + index + ", term " + term);
+    }
+    Failure badOrigin = Validate.origin(command.origin());
+    if (badOrigin != null) {
+      return badOrigin;
     }
     long now = Math.max(command.nowMs(), meta.lastNowMs());
     Meta before = meta;
     meta = meta.withLastNowMs(now);
+    if (!(command instanceof Command.KeepAlive)) {
+      // a keep-alive's mark is precise (it lists the exceptions); every other request's mark is contiguous
+      outcomes.applyMark(command.origin(), now, changes);
+    }
     Result result;
     if (command instanceof Command.Acquire c) {
       result = acquire(index, now, c, changes);
@@ -132,17 +90,17 @@ public final class LockTable {
       result = keepAlive(now, c, changes);
     } else if (command instanceof Command.CloseSession c) {
       result = closeSession(index, now, c, changes);
-    } else if (command instanceof Command.CancelWait c) {
-      result = cancelWait(now, c, changes);
+    } else if (command instanceof Command.Abandon c) {
+      result = abandon(index, now, c, changes);
     } else if (command instanceof Command.Expire c) {
-      result = expire(index, now, c, changes);
-    } else if (command instanceof Command.Refresh) {
-      result = refresh(now, changes);
+      result = expire(index, term, now, c, changes);
+    } else if (command instanceof Command.Refresh c) {
+      result = refresh(term, now, c);
     } else {
       throw new IllegalArgumentException("unknown command " + command.getClass().getName());
     }
     if (result instanceof Failure) {
-      meta = before; // a failure changes nothing, not even the table's clock (failures return before mutating)
+      meta = before; // a failure does not move the table's clock (it changed nothing but settled marks)
     } else if (!meta.equals(before)) {
       changes.putMeta(meta);
     }
@@ -150,11 +108,8 @@ public final class LockTable {
   }
 
   private Result acquire(long index, long now, Command.Acquire c, Changes changes) {
-    Failure invalid = firstNonNull(
-        checkName(c.name()),
-        checkRequest(c.clientId(), c.requestId()),
-        checkOwner(c.owner()),
-        checkKey(c.key()));
+    Failure invalid = firstNonNull(Validate.name(c.name()), Validate.owner(c.owner()), Validate.key(c.key()),
+        Validate.sessionKey(c.sessionKey(), c.sessionId() != 0));
     if (invalid != null) {
       return invalid;
     }
@@ -163,25 +118,32 @@ public final class LockTable {
           "lock size must be between 1 and " + Limits.LOCK_SIZE_MAX + ", got " + c.size());
     }
     if (c.leaseMs() < 0 || c.leaseMs() > Limits.LEASE_MS_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT,
-          "lease_ms must be between 1 and " + Limits.LEASE_MS_MAX + " (or absent), got " + c.leaseMs());
+      return invalid("lease_ms must be between 1 and " + Limits.LEASE_MS_MAX + " (or absent), got " + c.leaseMs());
     }
     if (c.waitTimeoutMs() < -1 || c.waitTimeoutMs() > Limits.WAIT_TIMEOUT_MS_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT,
-          "wait_timeout_ms must be between 0 and " + Limits.WAIT_TIMEOUT_MS_MAX + " (or absent), got "
-              + c.waitTimeoutMs());
+      return invalid("wait_timeout_ms must be between 0 and " + Limits.WAIT_TIMEOUT_MS_MAX + " (or absent), got "
+          + c.waitTimeoutMs());
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Waiter queued = waitersByRequest.get(ref);
-    if (queued != null) {
-      return new Result.Queued(queued);
+    if (c.attempt() < 0 || c.threadId() < 0 || c.sessionId() < 0) {
+      return invalid("attempt, thread_id and session_id must not be negative");
     }
-    Result previous = previousOutcome(ref);
-    if (previous != null) {
-      return previous;
+    Origin origin = c.origin();
+    RequestRef ref = origin.identified() ? origin.ref() : null;
+    if (ref != null) {
+      Result again = acquireAgain(ref, c, changes);
+      if (again != null) {
+        return again;
+      }
     }
-    if (c.sessionId() != 0 && !sessions.containsKey(c.sessionId())) {
-      return Result.fail(ErrorCode.SESSION_EXPIRED, "session " + c.sessionId() + " does not exist or expired");
+    if (c.sessionId() != 0) {
+      Failure s = checkSession(c.sessionId(), c.sessionKey());
+      if (s != null) {
+        return s;
+      }
+    }
+    Capacity cap = meta.capacity();
+    if (ref != null && outcomes.atCap(ref.clientId(), cap)) {
+      return tooManyOutcomes(ref.clientId(), cap);
     }
     LockState lock = locks.get(c.name());
     if (lock != null && lock.size != c.size()) {
@@ -191,67 +153,121 @@ public final class LockTable {
     if (lock != null && lock.holders.containsKey(c.key())) {
       return Result.fail(ErrorCode.INVALID_KEY, "key already holds lock '" + c.name() + "'");
     }
-    if (lock != null && lock.waiterKeys.contains(c.key())) {
-      // once granted it would be a second holder with the same key
+    if (lock != null && lock.queue.containsKey(c.key())) {
       return Result.fail(ErrorCode.INVALID_KEY, "key already waits for lock '" + c.name() + "'");
     }
-    if (lock == null || (!lock.isFull() && lock.waiters.isEmpty())) {
+    long holdSession = c.detached() ? 0 : c.sessionId();
+    if (lock == null || (!lock.isFull() && lock.queue.isEmpty())) {
+      if (lock == null && locks.size() >= cap.locksMax()) {
+        return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + cap.locksMax()
+            + " locks (limits.locks.max)");
+      }
+      if (holderCount >= cap.holdersMax()) {
+        return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + cap.holdersMax()
+            + " holders (limits.holders.max)");
+      }
       if (lock == null) {
         lock = new LockState(c.name(), c.size());
         locks.put(c.name(), lock);
         changes.putLock(c.name(), c.size());
       }
-      Holder holder = grant(index, now, lock, c.key(), c.sessionId(), c.owner(), c.leaseMs(), c.clientId(),
-          c.requestId(), changes);
-      Result granted = new Result.Granted(holder, lock.size);
-      remember(ref, now, granted, changes);
-      return granted;
+      Holder holder = grant(index, now, lock, c.key(), holdSession, c.owner(), c.leaseMs(), origin.clientId(),
+          origin.requestId(), c.attempt(), changes);
+      return new Result.Granted(holder, lock.size);
     }
     if (c.tryOnly() || c.waitTimeoutMs() == 0) {
       Result notAcquired = new Result.NotAcquired(c.name());
       remember(ref, now, notAcquired, changes);
       return notAcquired;
     }
-    if (c.clientId().isEmpty() || c.requestId() == 0) {
-      // waiters are indexed, retried and cancelled by (clientId, requestId)
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "an acquire that waits needs a client_id and a request_id");
+    if (ref == null) {
+      // waiters are found again, abandoned and settled by their request
+      return invalid("an acquire that waits needs a client_id and a request_id");
     }
-    if (lock.waiters.size() >= Limits.WAITERS_PER_LOCK_MAX) {
-      return Result.fail(ErrorCode.LIMIT_EXCEEDED,
-          "lock '" + c.name() + "' already has " + Limits.WAITERS_PER_LOCK_MAX + " waiters");
+    Waiter superseded = lock.queue.ofParty(c.sessionId(), c.threadId());
+    int others = superseded == null ? 0 : 1;
+    if (lock.queue.size() - others >= cap.waitersPerLockMax()) {
+      return Result.fail(ErrorCode.LIMIT_EXCEEDED, "lock '" + c.name() + "' already has " + cap.waitersPerLockMax()
+          + " waiters (limits.waiters.per.lock.max)");
+    }
+    if (waiterCount - others >= cap.waitersMax()) {
+      return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + cap.waitersMax()
+          + " waiters (limits.waiters.max)");
+    }
+    if (superseded != null) {
+      removeWaiter(lock, superseded, now, ErrorCode.WAIT_CANCELLED, "the wait for lock '" + c.name()
+          + "' was superseded by request " + origin.requestId() + " of the same session and thread", changes);
     }
     long deadline = c.waitTimeoutMs() < 0 ? 0 : now + c.waitTimeoutMs();
-    Waiter waiter = new Waiter(c.name(), meta.nextWaiterSeq(), c.clientId(), c.requestId(), c.sessionId(),
-        c.owner(), c.leaseMs(), deadline, c.key(), c.size());
+    Waiter waiter = new Waiter(c.name(), meta.nextWaiterSeq(), origin.clientId(), origin.requestId(),
+        c.sessionId(), c.detached() && c.sessionId() != 0, c.threadId(), c.attempt(), c.owner(), c.leaseMs(),
+        deadline, c.key(), c.size());
     meta = meta.withNextWaiterSeq(meta.nextWaiterSeq() + 1);
-    lock.waiters.addLast(waiter);
-    lock.waiterKeys.add(waiter.key());
-    waiterCount++;
-    waitersByRequest.put(ref, waiter);
-    if (deadline > 0) {
-      deadlines.add(new Due(deadline, DUE_WAIT, waiter.name(), "", waiter.seq()));
-    }
-    linkSession(waiter.sessionId(), waiter.name());
-    changes.putWaiter(waiter);
+    enqueue(lock, waiter, changes);
     return new Result.Queued(waiter);
   }
 
+  /**
+   * The answer to an acquire whose request the table has seen: its waiter (re-attached), its live hold, its
+   * remembered outcome, or a refusal when the client settled it already. Null for a request never seen.
+   */
+  private Result acquireAgain(RequestRef ref, Command.Acquire c, Changes changes) {
+    Waiter w = waitersByRequest.get(ref);
+    if (w != null) {
+      if (!w.name().equals(c.name())) {
+        return reusedRequestId(ref, w.name(), c.name());
+      }
+      if (c.attempt() > w.attempt()) {
+        Waiter newer = w.withAttempt(c.attempt());
+        locks.get(w.name()).queue.replace(newer);
+        waitersByRequest.put(ref, newer);
+        changes.putWaiter(newer);
+        w = newer;
+      }
+      return new Result.Queued(w);
+    }
+    HolderRef hr = holdersByRequest.get(ref);
+    if (hr != null) {
+      if (!hr.name().equals(c.name())) {
+        return reusedRequestId(ref, hr.name(), c.name());
+      }
+      LockState lock = locks.get(hr.name());
+      Holder h = lock.holders.get(hr.key());
+      if (c.attempt() > h.attempt()) {
+        Holder newer = h.withAttempt(c.attempt());
+        replaceHolder(lock, h, newer, changes);
+        h = newer;
+      }
+      return new Result.Granted(effective(h), lock.size);
+    }
+    Result previous = outcomes.get(ref);
+    if (previous != null) {
+      return previous;
+    }
+    if (outcomes.settled(ref)) {
+      return lateCopy(ref);
+    }
+    return null;
+  }
+
   private Result release(long index, long now, Command.Release c, Changes changes) {
-    Failure invalid = firstNonNull(checkName(c.name()), checkRequest(c.clientId(), c.requestId()));
+    Failure invalid = firstNonNull(Validate.name(c.name()), Validate.key(c.key()));
     if (invalid != null) {
       return invalid;
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Result previous = previousOutcome(ref);
+    RequestRef ref = c.origin().identified() ? c.origin().ref() : null;
+    Result previous = previously(ref);
     if (previous != null) {
       return previous;
     }
     LockState lock = locks.get(c.name());
     Holder holder = lock == null ? null : lock.holders.get(c.key());
     if (holder == null) {
-      return noSuchHolder(c.name(), lock);
+      return lock == null
+          ? Result.fail(ErrorCode.LOCK_NOT_FOUND, "lock '" + c.name() + "' is not held")
+          : Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + c.name() + "'");
     }
-    removeHolder(lock, holder, ReleaseReason.UNLOCK, changes);
+    removeHolder(lock, holder, ReleaseReason.UNLOCK, now, changes);
     promote(index, now, lock, changes);
     deleteIfEmpty(lock, changes);
     remember(ref, now, Result.DONE, changes);
@@ -259,23 +275,27 @@ public final class LockTable {
   }
 
   private Result renew(long now, Command.Renew c, Changes changes) {
-    Failure invalid = firstNonNull(checkName(c.name()), checkRequest(c.clientId(), c.requestId()));
+    Failure invalid = firstNonNull(Validate.name(c.name()), Validate.key(c.key()));
     if (invalid != null) {
       return invalid;
     }
     if (c.leaseMs() <= 0 || c.leaseMs() > Limits.LEASE_MS_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT,
-          "lease_ms must be between 1 and " + Limits.LEASE_MS_MAX + ", got " + c.leaseMs());
+      return invalid("lease_ms must be between 1 and " + Limits.LEASE_MS_MAX + ", got " + c.leaseMs());
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Result previous = previousOutcome(ref);
+    RequestRef ref = c.origin().identified() ? c.origin().ref() : null;
+    Result previous = previously(ref);
     if (previous != null) {
       return previous;
     }
     LockState lock = locks.get(c.name());
     Holder holder = lock == null ? null : lock.holders.get(c.key());
     if (holder == null) {
-      return noSuchHolder(c.name(), lock);
+      // whether the lock still exists or not: this key lost it (released, flushed, or its lease or session ended)
+      return Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + c.name()
+          + "' (released, or its lease or session ended)");
+    }
+    if (ref != null && outcomes.atCap(ref.clientId(), meta.capacity())) {
+      return tooManyOutcomes(ref.clientId(), meta.capacity());
     }
     Holder renewed = holder.withLease(c.leaseMs(), now + c.leaseMs());
     replaceHolder(lock, holder, renewed, changes);
@@ -285,26 +305,43 @@ public final class LockTable {
   }
 
   private Result flush(long index, long now, Command.Flush c, Changes changes) {
-    Failure invalid = checkRequest(c.clientId(), c.requestId());
-    if (invalid != null) {
-      return invalid;
-    }
     if (c.names().size() > Limits.FLUSH_NAMES_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT,
-          "at most " + Limits.FLUSH_NAMES_MAX + " names per flush, got " + c.names().size());
+      return invalid("at most " + Limits.FLUSH_NAMES_MAX + " names per flush, got " + c.names().size());
     }
     for (String name : c.names()) {
-      Failure bad = checkName(name);
+      Failure bad = Validate.name(name);
       if (bad != null) {
         return bad;
       }
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Result previous = previousOutcome(ref);
+    if (!c.after().isEmpty()) {
+      Failure bad = Validate.name(c.after());
+      if (bad != null) {
+        return bad;
+      }
+    }
+    RequestRef ref = c.origin().identified() ? c.origin().ref() : null;
+    Result previous = previously(ref);
     if (previous != null) {
       return previous;
     }
-    Set<String> targets = c.names().isEmpty() ? new TreeSet<>(locks.keySet()) : new TreeSet<>(c.names());
+    if (ref != null && outcomes.atCap(ref.clientId(), meta.capacity())) {
+      return tooManyOutcomes(ref.clientId(), meta.capacity());
+    }
+    List<String> targets = new ArrayList<>();
+    String resumeAfter = "";
+    if (c.names().isEmpty()) {
+      NavigableMap<String, LockState> tail = c.after().isEmpty() ? locks : locks.tailMap(c.after(), false);
+      for (String name : tail.keySet()) {
+        if (targets.size() == Limits.FLUSH_LOCKS_PER_ENTRY) {
+          resumeAfter = targets.get(targets.size() - 1);
+          break;
+        }
+        targets.add(name);
+      }
+    } else {
+      targets.addAll(new TreeSet<>(c.names()));
+    }
     List<String> released = new ArrayList<>();
     for (String name : targets) {
       LockState lock = locks.get(name);
@@ -312,252 +349,319 @@ public final class LockTable {
         continue;
       }
       for (Holder holder : new ArrayList<>(lock.holders.values())) {
-        removeHolder(lock, holder, ReleaseReason.FLUSHED, changes);
+        removeHolder(lock, holder, ReleaseReason.FLUSHED, now, changes);
       }
       released.add(name);
       promote(index, now, lock, changes);
       deleteIfEmpty(lock, changes);
     }
-    Result result = new Result.Names(List.copyOf(released));
+    Result result = Result.names(released, resumeAfter);
     remember(ref, now, result, changes);
     return result;
   }
 
   private Result openSession(long index, long now, Command.OpenSession c, Changes changes) {
-    Failure invalid = firstNonNull(checkRequest(c.clientId(), c.requestId()), checkOwner(c.owner()));
+    Failure invalid = firstNonNull(Validate.owner(c.owner()), Validate.sessionKey(c.key(), true));
     if (invalid != null) {
       return invalid;
     }
     if (c.ttlMs() < Limits.SESSION_TTL_MS_MIN || c.ttlMs() > Limits.SESSION_TTL_MS_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "session ttl_ms must be between "
-          + Limits.SESSION_TTL_MS_MIN + " and " + Limits.SESSION_TTL_MS_MAX + ", got " + c.ttlMs());
+      return invalid("session ttl_ms must be between " + Limits.SESSION_TTL_MS_MIN + " and "
+          + Limits.SESSION_TTL_MS_MAX + ", got " + c.ttlMs());
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Result previous = previousOutcome(ref);
+    RequestRef ref = c.origin().identified() ? c.origin().ref() : null;
+    Result previous = previously(ref);
     if (previous != null) {
       return previous;
     }
-    if (sessions.size() >= Limits.SESSIONS_MAX) {
-      return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + Limits.SESSIONS_MAX + " sessions");
+    Capacity cap = meta.capacity();
+    if (sessions.size() >= cap.sessionsMax()) {
+      return Result.fail(ErrorCode.LIMIT_EXCEEDED, "the cluster already has " + cap.sessionsMax()
+          + " sessions (limits.sessions.max)");
+    }
+    if (ref != null && outcomes.atCap(ref.clientId(), cap)) {
+      return tooManyOutcomes(ref.clientId(), cap);
     }
     long id = Math.max(meta.lastSessionId() + 1, index);
     meta = meta.withLastSessionId(id);
-    Session session = new Session(id, c.ttlMs(), now + c.ttlMs(), c.owner(), c.clientId());
-    sessions.put(session.id(), session);
-    deadlines.add(sessionDue(session));
+    Session session = new Session(id, c.ttlMs(), now + c.ttlMs(), c.owner(), c.origin().clientId(), c.key());
+    sessions.put(session);
+    deadlines.add(Deadline.of(session));
     changes.putSession(session);
+    outcomes.sessionOpened(session.clientId(), changes);
     Result result = new Result.SessionState(session);
     remember(ref, now, result, changes);
     return result;
   }
 
   private Result keepAlive(long now, Command.KeepAlive c, Changes changes) {
-    Session session = sessions.get(c.sessionId());
-    if (session == null) {
-      return Result.fail(ErrorCode.SESSION_EXPIRED, "session " + c.sessionId() + " does not exist or expired");
+    Failure invalid = Validate.sessionKey(c.key(), true);
+    if (invalid != null) {
+      return invalid;
     }
-    Session kept = session.withExpiresAtMs(Math.max(session.expiresAtMs(), now + session.ttlMs()));
+    if (c.unsettled().size() > Limits.UNSETTLED_IDS_MAX) {
+      return invalid("at most " + Limits.UNSETTLED_IDS_MAX + " unsettled request ids per keep-alive, got "
+          + c.unsettled().size());
+    }
+    Failure s = checkSession(c.sessionId(), c.key());
+    if (s != null) {
+      return s;
+    }
+    Session session = sessions.get(c.sessionId());
+    Session kept = session.withExpiresAtMs(Math.max(effectiveExpiry(session), now + session.ttlMs()));
     replaceSession(session, kept, changes);
+    if (c.origin().identified()) {
+      outcomes.applyKeepAliveMark(c.origin().clientId(), c.origin().settledUpTo(), c.unsettled(), now, changes);
+    }
     return new Result.SessionState(kept);
   }
 
   private Result closeSession(long index, long now, Command.CloseSession c, Changes changes) {
-    Failure invalid = checkRequest(c.clientId(), c.requestId());
+    Failure invalid = Validate.sessionKey(c.key(), true);
     if (invalid != null) {
       return invalid;
     }
-    RequestRef ref = new RequestRef(c.clientId(), c.requestId());
-    Result previous = previousOutcome(ref);
+    RequestRef ref = c.origin().identified() ? c.origin().ref() : null;
+    Result previous = previously(ref);
     if (previous != null) {
       return previous;
     }
-    Session session = sessions.get(c.sessionId());
-    if (session == null) {
-      return Result.fail(ErrorCode.SESSION_EXPIRED, "session " + c.sessionId() + " does not exist or expired");
+    Failure s = checkSession(c.sessionId(), c.key());
+    if (s != null) {
+      return s;
     }
-    Result result = new Result.Names(endSession(index, now, session, changes));
+    Result result = Result.names(endSession(index, now, sessions.get(c.sessionId()), changes), "");
     remember(ref, now, result, changes);
     return result;
   }
 
-  private Result cancelWait(long now, Command.CancelWait c, Changes changes) {
-    Waiter waiter = waitersByRequest.get(new RequestRef(c.targetClientId(), c.targetRequestId()));
-    if (waiter != null) {
-      LockState lock = locks.get(waiter.name());
-      removeWaiter(lock, waiter, now, ErrorCode.WAIT_CANCELLED, changes);
-      deleteIfEmpty(lock, changes);
+  private Result abandon(long index, long now, Command.Abandon c, Changes changes) {
+    if (c.origin().clientId().isEmpty() || c.targetRequestId() <= 0) {
+      return invalid("an abandon needs the client_id of the request and its request_id");
     }
-    return Result.DONE;
+    if (c.upToAttempt() < 0) {
+      return invalid("up_to_attempt must not be negative");
+    }
+    RequestRef ref = new RequestRef(c.origin().clientId(), c.targetRequestId());
+    Waiter w = waitersByRequest.get(ref);
+    if (w != null) {
+      if (w.attempt() > c.upToAttempt()) {
+        return new Result.Abandoned(AbandonOutcome.NEWER_ATTEMPT);
+      }
+      LockState lock = locks.get(w.name());
+      removeWaiter(lock, w, now, ErrorCode.WAIT_CANCELLED, "the wait for lock '" + w.name()
+          + "' was abandoned by the client", changes);
+      deleteIfEmpty(lock, changes);
+      return new Result.Abandoned(AbandonOutcome.WAITER_REMOVED);
+    }
+    HolderRef hr = holdersByRequest.get(ref);
+    if (hr != null) {
+      LockState lock = locks.get(hr.name());
+      Holder h = lock.holders.get(hr.key());
+      if (h.attempt() > c.upToAttempt()) {
+        return new Result.Abandoned(AbandonOutcome.NEWER_ATTEMPT);
+      }
+      removeHolder(lock, h, ReleaseReason.ABANDONED, now, changes);
+      promote(index, now, lock, changes);
+      deleteIfEmpty(lock, changes);
+      remember(ref, now, Result.fail(ErrorCode.WAIT_CANCELLED, "lock '" + h.name()
+          + "' was granted, then released because the client abandoned the request"), changes);
+      return new Result.Abandoned(AbandonOutcome.GRANT_RELEASED);
+    }
+    if (outcomes.get(ref) != null || outcomes.settled(ref)) {
+      return new Result.Abandoned(AbandonOutcome.ALREADY_SETTLED);
+    }
+    if (c.upToAttempt() == Long.MAX_VALUE) {
+      // a copy of the request may still be on its way (a retry through another node): refuse it when it comes
+      remember(ref, now, Result.fail(ErrorCode.WAIT_CANCELLED, "the request was abandoned by the client before it "
+          + "arrived"), changes);
+    }
+    return new Result.Abandoned(AbandonOutcome.NOT_SEEN);
   }
 
-  private Result expire(long index, long now, Command.Expire c, Changes changes) {
+  private Result expire(long index, long term, long now, Command.Expire c, Changes changes) {
+    if (term != meta.refreshedTerm()) {
+      return invalid("an Expire of term " + term + " is refused: that term's Refresh is not applied (last refreshed "
+          + "term " + meta.refreshedTerm() + ")");
+    }
     int budget = Math.max(1, Math.min(c.maxItems(), Limits.EXPIRIES_PER_TICK_MAX));
     while (budget > 0 && !deadlines.isEmpty() && deadlines.first().atMs() <= now) {
-      Due due = deadlines.first();
+      Deadline due = deadlines.first();
       budget--;
-      switch (due.kind()) {
-        case DUE_LEASE -> {
-          LockState lock = locks.get(due.name());
-          Holder holder = lock.holders.get(due.key());
-          removeHolder(lock, holder, ReleaseReason.LEASE_EXPIRED, changes);
+      if (due instanceof Deadline.LeaseEnd l) {
+        LockState lock = locks.get(l.name());
+        Holder holder = lock.holders.get(l.key());
+        long effective = effectiveExpiry(holder);
+        if (effective > now) {
+          replaceHolder(lock, holder, holder.withLease(holder.leaseMs(), effective), changes);
+        } else {
+          removeHolder(lock, holder, ReleaseReason.LEASE_EXPIRED, now, changes);
           promote(index, now, lock, changes);
           deleteIfEmpty(lock, changes);
         }
-        case DUE_WAIT -> {
-          LockState lock = locks.get(due.name());
-          Waiter waiter = findWaiter(lock, due.id());
-          removeWaiter(lock, waiter, now, ErrorCode.LOCK_WAIT_TIMEOUT, changes);
-          deleteIfEmpty(lock, changes);
+      } else if (due instanceof Deadline.WaitEnd w) {
+        LockState lock = locks.get(w.name());
+        Waiter waiter = lock.queue.get(w.seq());
+        removeWaiter(lock, waiter, now, ErrorCode.LOCK_WAIT_TIMEOUT,
+            "timed out waiting for lock '" + waiter.name() + "'", changes);
+        deleteIfEmpty(lock, changes);
+      } else if (due instanceof Deadline.SessionEnd s) {
+        Session session = sessions.get(s.sessionId());
+        long effective = effectiveExpiry(session);
+        if (effective > now) {
+          replaceSession(session, session.withExpiresAtMs(effective), changes);
+        } else {
+          endSession(index, now, session, changes);
         }
-        case DUE_SESSION -> endSession(index, now, sessions.get(due.id()), changes);
-        default -> throw new IllegalStateException("unknown deadline kind " + due.kind());
       }
     }
-    while (budget > 0 && !outcomes.isEmpty() && outcomes.firstKey().atMs() < now - Limits.OUTCOME_RETENTION_MS) {
-      OutcomeKey oldest = outcomes.pollFirstEntry().getKey();
-      outcomeKeys.remove(new RequestRef(oldest.clientId(), oldest.requestId()));
-      changes.deleteOutcome(oldest.clientId(), oldest.requestId());
-      budget--;
-    }
+    outcomes.expire(now, meta.capacity(), budget, changes);
     return Result.DONE;
   }
 
-  private Result refresh(long now, Changes changes) {
-    for (LockState lock : locks.values()) {
-      for (Holder holder : new ArrayList<>(lock.holders.values())) {
-        if (holder.hasLease() && holder.expiresAtMs() < now + holder.leaseMs()) {
-          replaceHolder(lock, holder, holder.withLease(holder.leaseMs(), now + holder.leaseMs()), changes);
-        }
-      }
-    }
-    for (Session session : new ArrayList<>(sessions.values())) {
-      if (session.expiresAtMs() < now + session.ttlMs()) {
-        replaceSession(session, session.withExpiresAtMs(now + session.ttlMs()), changes);
-      }
-    }
+  private Result refresh(long term, long now, Command.Refresh c) {
+    meta = meta.refreshed(term, now, c.capacity() == null ? meta.capacity() : c.capacity());
     return Result.DONE;
   }
 
   // ------------------------------------------------------------------------------------------------
-  // Mutation helpers: each keeps every index (deadlines, session links, counters) in step
+  // Mutation helpers: each keeps every index (deadlines, session links, request index, counters) in step
   // ------------------------------------------------------------------------------------------------
 
   private Holder grant(long index, long now, LockState lock, String key, long sessionId, String owner,
-      long leaseMs, String clientId, long requestId, Changes changes) {
-    assert !lock.isFull() : "grant on a full lock " + lock.name;
+      long leaseMs, String clientId, long requestId, long attempt, Changes changes) {
     long token = Math.max(meta.lastToken() + 1, index);
     meta = meta.withLastToken(token);
     Holder holder = new Holder(lock.name, key, token, sessionId, owner, leaseMs, leaseMs > 0 ? now + leaseMs : 0,
-        now, clientId, requestId);
+        now, clientId, requestId, attempt);
     lock.holders.put(key, holder);
     holderCount++;
     if (holder.hasLease()) {
-      deadlines.add(leaseDue(holder));
+      deadlines.add(Deadline.of(holder));
     }
-    linkSession(sessionId, lock.name);
+    if (sessionId != 0) {
+      sessions.linkHolder(sessionId, lock.name, key);
+    }
+    if (holder.identified()) {
+      holdersByRequest.put(holder.ref(), new HolderRef(lock.name, key));
+    }
     changes.putHolder(holder);
     return holder;
   }
 
+  private void enqueue(LockState lock, Waiter waiter, Changes changes) {
+    lock.queue.add(waiter);
+    waiterCount++;
+    waitersByRequest.put(waiter.ref(), waiter);
+    if (waiter.waitDeadlineMs() > 0) {
+      deadlines.add(Deadline.of(waiter));
+    }
+    if (waiter.sessionId() != 0) {
+      sessions.linkWaiter(waiter.sessionId(), lock.name, waiter.seq());
+    }
+    changes.putWaiter(waiter);
+  }
+
   /** Grants queued waiters, in order, while the lock has free slots. */
   private void promote(long index, long now, LockState lock, Changes changes) {
-    while (!lock.isFull() && !lock.waiters.isEmpty()) {
-      Waiter waiter = lock.waiters.pollFirst();
-      lock.waiterKeys.remove(waiter.key());
-      waiterCount--;
-      RequestRef ref = new RequestRef(waiter.clientId(), waiter.requestId());
-      waitersByRequest.remove(ref);
-      if (waiter.waitDeadlineMs() > 0) {
-        deadlines.remove(new Due(waiter.waitDeadlineMs(), DUE_WAIT, waiter.name(), "", waiter.seq()));
-      }
-      changes.deleteWaiter(waiter.name(), waiter.seq());
-      Holder holder = grant(index, now, lock, waiter.key(), waiter.sessionId(), waiter.owner(), waiter.leaseMs(),
-          waiter.clientId(), waiter.requestId(), changes);
-      remember(ref, now, new Result.Granted(holder, lock.size), changes);
+    while (!lock.isFull() && !lock.queue.isEmpty()) {
+      Waiter waiter = lock.queue.pollFirst();
+      dequeued(lock, waiter, changes);
+      Holder holder = grant(index, now, lock, waiter.key(), waiter.holdSessionId(), waiter.owner(),
+          waiter.leaseMs(), waiter.clientId(), waiter.requestId(), waiter.attempt(), changes);
       changes.waiterGranted(waiter, holder, lock.size);
     }
   }
 
-  private void removeHolder(LockState lock, Holder holder, ReleaseReason reason, Changes changes) {
+  /** The indexes of a waiter that just left its lock's queue. */
+  private void dequeued(LockState lock, Waiter waiter, Changes changes) {
+    waiterCount--;
+    waitersByRequest.remove(waiter.ref());
+    if (waiter.waitDeadlineMs() > 0) {
+      deadlines.remove(Deadline.of(waiter));
+    }
+    if (waiter.sessionId() != 0) {
+      sessions.unlinkWaiter(waiter.sessionId(), lock.name, waiter.seq());
+    }
+    changes.deleteWaiter(lock.name, waiter.seq());
+  }
+
+  /**
+   * Ends a hold. After an unlock, a flush or a lease expiry the request that was granted keeps its grant as its
+   * outcome (until its client settles it), so a late copy of that request gets the original grant back instead
+   * of a second one; an abandoned grant's outcome is set by the abandon, and a session's end ages its outcomes.
+   */
+  private void removeHolder(LockState lock, Holder holder, ReleaseReason reason, long now, Changes changes) {
+    if (holder.identified() && (reason == ReleaseReason.UNLOCK || reason == ReleaseReason.FLUSHED
+        || reason == ReleaseReason.LEASE_EXPIRED)) {
+      remember(holder.ref(), now, new Result.Granted(effective(holder), lock.size), changes);
+    }
     lock.holders.remove(holder.key());
     holderCount--;
     if (holder.hasLease()) {
-      deadlines.remove(leaseDue(holder));
+      deadlines.remove(Deadline.of(holder));
     }
-    unlinkSessionIfUnused(holder.sessionId(), lock);
+    if (holder.sessionId() != 0) {
+      sessions.unlinkHolder(holder.sessionId(), lock.name, holder.key());
+    }
+    if (holder.identified()) {
+      holdersByRequest.remove(holder.ref());
+    }
     changes.deleteHolder(lock.name, holder.key());
     changes.holderReleased(holder, reason);
   }
 
   private void replaceHolder(LockState lock, Holder old, Holder updated, Changes changes) {
     if (old.hasLease()) {
-      deadlines.remove(leaseDue(old));
+      deadlines.remove(Deadline.of(old));
     }
     lock.holders.put(updated.key(), updated);
     if (updated.hasLease()) {
-      deadlines.add(leaseDue(updated));
+      deadlines.add(Deadline.of(updated));
     }
     changes.putHolder(updated);
   }
 
-  private void removeWaiter(LockState lock, Waiter waiter, long now, ErrorCode reason, Changes changes) {
-    lock.waiters.remove(waiter);
-    lock.waiterKeys.remove(waiter.key());
-    waiterCount--;
-    RequestRef ref = new RequestRef(waiter.clientId(), waiter.requestId());
-    waitersByRequest.remove(ref);
-    if (waiter.waitDeadlineMs() > 0) {
-      deadlines.remove(new Due(waiter.waitDeadlineMs(), DUE_WAIT, waiter.name(), "", waiter.seq()));
-    }
-    unlinkSessionIfUnused(waiter.sessionId(), lock);
-    changes.deleteWaiter(waiter.name(), waiter.seq());
-    String why = switch (reason) {
-      case LOCK_WAIT_TIMEOUT -> "timed out waiting for lock '" + waiter.name() + "'";
-      case SESSION_EXPIRED -> "session " + waiter.sessionId() + " ended while waiting for lock '" + waiter.name() + "'";
-      default -> "wait for lock '" + waiter.name() + "' was cancelled";
-    };
-    remember(ref, now, Result.fail(reason, why), changes);
+  private void removeWaiter(LockState lock, Waiter waiter, long now, ErrorCode reason, String message,
+      Changes changes) {
+    lock.queue.remove(waiter);
+    dequeued(lock, waiter, changes);
+    remember(waiter.ref(), now, Result.fail(reason, message), changes);
     changes.waiterRemoved(waiter, reason);
   }
 
   private void replaceSession(Session old, Session updated, Changes changes) {
-    deadlines.remove(sessionDue(old));
-    sessions.put(updated.id(), updated);
-    deadlines.add(sessionDue(updated));
+    deadlines.remove(Deadline.of(old));
+    sessions.put(updated);
+    deadlines.add(Deadline.of(updated));
     changes.putSession(updated);
   }
 
-  /** Releases the session's holders, drops its waiters, deletes it; returns the released lock names. */
+  /** Releases the session's holders, drops its waiters, deletes it; returns the released lock names, sorted. */
   private List<String> endSession(long index, long now, Session session, Changes changes) {
-    TreeSet<String> released = new TreeSet<>();
-    LinkedHashSet<String> linked = sessionLocks.remove(session.id());
-    if (linked != null) {
-      // in name order: the order locks were linked is not part of the persisted state, and the order of
-      // the grants below decides their fencing tokens, which every replica must assign alike
-      for (String name : new TreeSet<>(linked)) {
-        LockState lock = locks.get(name);
-        if (lock == null) {
-          continue;
-        }
-        for (Waiter waiter : new ArrayList<>(lock.waiters)) {
-          if (waiter.sessionId() == session.id()) {
-            removeWaiter(lock, waiter, now, ErrorCode.SESSION_EXPIRED, changes);
-          }
-        }
-        for (Holder holder : new ArrayList<>(lock.holders.values())) {
-          if (holder.sessionId() == session.id()) {
-            removeHolder(lock, holder, ReleaseReason.SESSION_ENDED, changes);
-            released.add(name);
-          }
-        }
-        promote(index, now, lock, changes);
-        deleteIfEmpty(lock, changes);
-      }
-    }
-    sessions.remove(session.id());
-    deadlines.remove(sessionDue(session));
+    TreeMap<String, SessionIndex.LockLinks> links = sessions.remove(session.id());
+    deadlines.remove(Deadline.of(session));
     changes.deleteSession(session.id());
-    return List.copyOf(released);
+    List<String> released = new ArrayList<>();
+    // in name order: the order of the grants below decides their fencing tokens, which every replica must
+    // assign alike
+    for (Map.Entry<String, SessionIndex.LockLinks> e : links.entrySet()) {
+      LockState lock = locks.get(e.getKey());
+      for (long seq : e.getValue().waiterSeqs) {
+        removeWaiter(lock, lock.queue.get(seq), now, ErrorCode.SESSION_EXPIRED, "session " + session.id()
+            + " ended while waiting for lock '" + lock.name + "'", changes);
+      }
+      for (String key : e.getValue().holderKeys) {
+        removeHolder(lock, lock.holders.get(key), ReleaseReason.SESSION_ENDED, now, changes);
+      }
+      if (!e.getValue().holderKeys.isEmpty()) {
+        released.add(lock.name);
+      }
+      promote(index, now, lock, changes);
+      deleteIfEmpty(lock, changes);
+    }
+    outcomes.sessionEnded(session.clientId(), now, changes);
+    return released;
   }
 
   private void deleteIfEmpty(LockState lock, Changes changes) {
@@ -567,156 +671,67 @@ public final class LockTable {
     }
   }
 
-  private void linkSession(long sessionId, String name) {
-    if (sessionId != 0) {
-      sessionLocks.computeIfAbsent(sessionId, id -> new LinkedHashSet<>()).add(name);
-    }
-  }
-
-  private void unlinkSessionIfUnused(long sessionId, LockState lock) {
-    if (sessionId == 0) {
-      return;
-    }
-    LinkedHashSet<String> names = sessionLocks.get(sessionId);
-    if (names == null) {
-      return;
-    }
-    for (Holder h : lock.holders.values()) {
-      if (h.sessionId() == sessionId) {
-        return;
-      }
-    }
-    for (Waiter w : lock.waiters) {
-      if (w.sessionId() == sessionId) {
-        return;
-      }
-    }
-    names.remove(lock.name);
-    if (names.isEmpty()) {
-      sessionLocks.remove(sessionId);
-    }
-  }
-
   private void remember(RequestRef ref, long now, Result result, Changes changes) {
-    if (ref.clientId().isEmpty() || ref.requestId() == 0) {
-      return;
+    if (ref != null) {
+      outcomes.remember(ref, now, result, meta.capacity(), changes);
     }
-    OutcomeKey old = outcomeKeys.remove(ref);
-    if (old != null) {
-      outcomes.remove(old);
-    }
-    OutcomeKey key = new OutcomeKey(now, ref.clientId(), ref.requestId());
-    outcomeKeys.put(ref, key);
-    outcomes.put(key, result);
-    changes.putOutcome(ref.clientId(), ref.requestId(), now, result);
   }
 
-  private Result previousOutcome(RequestRef ref) {
-    if (ref.clientId().isEmpty() || ref.requestId() == 0) {
+  /** The remembered outcome of a request, a refusal of a late copy of a settled one, or null (a new request). */
+  private Result previously(RequestRef ref) {
+    if (ref == null) {
       return null;
     }
-    OutcomeKey key = outcomeKeys.get(ref);
-    return key == null ? null : outcomes.get(key);
-  }
-
-  /** LOCK_NOT_FOUND when the lock does not exist, INVALID_KEY when the key is not one of its holders. */
-  private static Failure noSuchHolder(String name, LockState lock) {
-    return lock == null
-        ? Result.fail(ErrorCode.LOCK_NOT_FOUND, "lock '" + name + "' is not held")
-        : Result.fail(ErrorCode.INVALID_KEY, "key does not hold lock '" + name + "'");
-  }
-
-  private static Waiter findWaiter(LockState lock, long seq) {
-    for (Waiter w : lock.waiters) {
-      if (w.seq() == seq) {
-        return w;
-      }
+    Result previous = outcomes.get(ref);
+    if (previous != null) {
+      return previous;
     }
-    throw new IllegalStateException("deadline for a waiter that is not queued: " + lock.name + "#" + seq);
+    return outcomes.settled(ref) ? lateCopy(ref) : null;
   }
 
-  private static Due leaseDue(Holder h) {
-    return new Due(h.expiresAtMs(), DUE_LEASE, h.name(), h.key(), 0);
+  private Failure checkSession(long sessionId, String key) {
+    Session s = sessions.get(sessionId);
+    if (s == null) {
+      return Result.fail(ErrorCode.SESSION_EXPIRED, "session " + sessionId + " does not exist or expired");
+    }
+    if (!s.key().equals(key)) {
+      return Result.fail(ErrorCode.PERMISSION_DENIED, "session_key does not match session " + sessionId
+          + " (only the client that opened a session may use it)");
+    }
+    return null;
   }
 
-  private static Due sessionDue(Session s) {
-    return new Due(s.expiresAtMs(), DUE_SESSION, "", "", s.id());
+  private static Failure lateCopy(RequestRef ref) {
+    return invalid("request " + ref.requestId() + " of client " + ref.clientId()
+        + " was already settled by that client; a late copy of it is ignored");
+  }
+
+  private static Failure reusedRequestId(RequestRef ref, String was, String now) {
+    return invalid("request id " + ref.requestId() + " of client " + ref.clientId() + " was used for lock '" + was
+        + "'; a retry must repeat the same request (got lock '" + now + "')");
+  }
+
+  private static Failure tooManyOutcomes(String clientId, Capacity cap) {
+    return Result.fail(ErrorCode.LIMIT_EXCEEDED, "client " + clientId + " has " + cap.outcomesPerClientMax()
+        + " unsettled requests (limits.outcomes.per.client.max); send settled_up_to with its requests");
   }
 
   // ------------------------------------------------------------------------------------------------
-  // Validation
+  // Effective deadlines: a Refresh at time r guarantees every lease and session until r + its length
   // ------------------------------------------------------------------------------------------------
 
-  /** Null when the name is valid: 1..512 UTF-8 bytes, no control characters. */
-  public static Failure checkName(String name) {
-    if (name == null || name.isEmpty()) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "lock name must not be empty");
-    }
-    int bytes = name.getBytes(StandardCharsets.UTF_8).length;
-    if (bytes > Limits.LOCK_NAME_BYTES_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT,
-          "lock name is " + bytes + " bytes; at most " + Limits.LOCK_NAME_BYTES_MAX + " UTF-8 bytes allowed");
-    }
-    for (int i = 0; i < name.length(); i++) {
-      if (Character.isISOControl(name.charAt(i))) {
-        return Result.fail(ErrorCode.INVALID_ARGUMENT,
-            "lock name must not contain control characters (found U+" + String.format("%04X", (int) name.charAt(i))
-                + " at " + i + ")");
-      }
-    }
-    if (!isWellFormed(name)) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "lock name is not valid UTF-8 (unpaired surrogate)");
-    }
-    return null;
+  /** The lease deadline in force: the written one, or later when a leader's Refresh extended it. 0 = no lease. */
+  long effectiveExpiry(Holder h) {
+    return h.hasLease() ? Math.max(h.expiresAtMs(), meta.refreshedAtMs() + h.leaseMs()) : 0;
   }
 
-  private static boolean isWellFormed(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char ch = s.charAt(i);
-      if (Character.isHighSurrogate(ch)) {
-        if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) {
-          return false;
-        }
-        i++;
-      } else if (Character.isLowSurrogate(ch)) {
-        return false;
-      }
-    }
-    return true;
+  long effectiveExpiry(Session s) {
+    return Math.max(s.expiresAtMs(), meta.refreshedAtMs() + s.ttlMs());
   }
 
-  private static Failure checkRequest(String clientId, long requestId) {
-    if (clientId.getBytes(StandardCharsets.UTF_8).length > Limits.CLIENT_ID_BYTES_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "client_id is longer than " + Limits.CLIENT_ID_BYTES_MAX + " bytes");
-    }
-    if (requestId < 0) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "request_id must not be negative");
-    }
-    return null;
-  }
-
-  private static Failure checkOwner(String owner) {
-    if (owner.getBytes(StandardCharsets.UTF_8).length > Limits.OWNER_BYTES_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "owner is longer than " + Limits.OWNER_BYTES_MAX + " bytes");
-    }
-    return null;
-  }
-
-  private static Failure checkKey(String key) {
-    if (key.isEmpty() || key.getBytes(StandardCharsets.UTF_8).length > Limits.KEY_BYTES_MAX) {
-      return Result.fail(ErrorCode.INVALID_ARGUMENT, "key must be 1 to " + Limits.KEY_BYTES_MAX + " bytes");
-    }
-    return null;
-  }
-
-  @SafeVarargs
-  private static <T> T firstNonNull(T... values) {
-    for (T v : values) {
-      if (v != null) {
-        return v;
-      }
-    }
-    return null;
+  private Holder effective(Holder h) {
+    long e = effectiveExpiry(h);
+    return e == h.expiresAtMs() ? h : h.withLease(h.leaseMs(), e);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -728,13 +743,26 @@ public final class LockTable {
     return lock != null && !lock.holders.isEmpty();
   }
 
-  /** Null when the lock does not exist. */
+  /** Null when the lock does not exist; at most {@link Limits#REPLY_HOLDERS_MAX} holders listed. */
   public LockView getLock(String name) {
     LockState lock = locks.get(name);
-    return lock == null ? null : view(lock);
+    if (lock == null) {
+      return null;
+    }
+    List<Holder> holders = new ArrayList<>(Math.min(lock.holders.size(), Limits.REPLY_HOLDERS_MAX));
+    for (Holder h : lock.holders.values()) {
+      if (holders.size() == Limits.REPLY_HOLDERS_MAX) {
+        break;
+      }
+      holders.add(effective(h));
+    }
+    return new LockView(lock.name, lock.size, List.copyOf(holders), lock.holders.size(), lock.queue.size());
   }
 
-  /** Up to {@code limit} locks whose name starts with {@code prefix} and sorts after {@code after}. */
+  /**
+   * Up to {@code limit} locks whose name starts with {@code prefix} and sorts after {@code after}, as summaries
+   * (no holders listed; holderCount and waiters set).
+   */
   public List<LockView> list(String prefix, String after, int limit) {
     List<LockView> page = new ArrayList<>();
     NavigableMap<String, LockState> tail = after.isEmpty() || after.compareTo(prefix) < 0
@@ -744,13 +772,9 @@ public final class LockTable {
       if (!lock.name.startsWith(prefix) || page.size() >= limit) {
         break;
       }
-      page.add(view(lock));
+      page.add(new LockView(lock.name, lock.size, List.of(), lock.holders.size(), lock.queue.size()));
     }
     return page;
-  }
-
-  private static LockView view(LockState lock) {
-    return new LockView(lock.name, lock.size, List.copyOf(lock.holders.values()), lock.waiters.size());
   }
 
   /** The waiter queued by this request, or null. */
@@ -758,22 +782,34 @@ public final class LockTable {
     return waitersByRequest.get(new RequestRef(clientId, requestId));
   }
 
+  /** The live hold granted to this request (with its effective deadline), or null. */
+  public Holder holderOf(String clientId, long requestId) {
+    HolderRef hr = holdersByRequest.get(new RequestRef(clientId, requestId));
+    return hr == null ? null : effective(locks.get(hr.name()).holders.get(hr.key()));
+  }
+
+  /** The size of a lock that exists, else 0. */
+  public long sizeOf(String name) {
+    LockState lock = locks.get(name);
+    return lock == null ? 0 : lock.size;
+  }
+
   /** The remembered outcome of this request, or null. */
   public Result outcome(String clientId, long requestId) {
-    return previousOutcome(new RequestRef(clientId, requestId));
+    return outcomes.get(new RequestRef(clientId, requestId));
   }
 
   public Session session(long id) {
-    return sessions.get(id);
+    Session s = sessions.get(id);
+    return s == null ? null : s.withExpiresAtMs(effectiveExpiry(s));
   }
 
   /** True when an Expire command at {@code nowMs} would change something. */
   public boolean hasExpiryDue(long nowMs) {
-    return (!deadlines.isEmpty() && deadlines.first().atMs() <= nowMs)
-        || (!outcomes.isEmpty() && outcomes.firstKey().atMs() < nowMs - Limits.OUTCOME_RETENTION_MS);
+    return (!deadlines.isEmpty() && deadlines.first().atMs() <= nowMs) || outcomes.hasDue(nowMs, meta.capacity());
   }
 
-  /** The earliest lease, wait or session deadline, or Long.MAX_VALUE when there is none. */
+  /** The earliest lease, wait or session deadline as written, or Long.MAX_VALUE when there is none. */
   public long nextDeadlineMs() {
     return deadlines.isEmpty() ? Long.MAX_VALUE : deadlines.first().atMs();
   }
@@ -794,8 +830,12 @@ public final class LockTable {
     return sessions.size();
   }
 
-  public int outcomeCount() {
+  public long outcomeCount() {
     return outcomes.size();
+  }
+
+  public int clientCount() {
+    return outcomes.clientCount();
   }
 
   public Meta meta() {
@@ -827,43 +867,52 @@ public final class LockTable {
   }
 
   public void restoreSession(Session session) {
-    sessions.put(session.id(), session);
-    deadlines.add(sessionDue(session));
+    sessions.put(session);
+    deadlines.add(Deadline.of(session));
+    outcomes.restoreSession(session.clientId());
   }
 
-  public void restoreOutcome(String clientId, long requestId, long atMs, Result result) {
-    OutcomeKey key = new OutcomeKey(atMs, clientId, requestId);
-    outcomeKeys.put(new RequestRef(clientId, requestId), key);
-    outcomes.put(key, result);
+  public void restoreClient(ClientMarks marks) {
+    outcomes.restoreClient(marks);
+  }
+
+  public void restoreOutcome(String clientId, long requestId, long atMs, boolean aged, Result result) {
+    outcomes.restoreOutcome(clientId, requestId, atMs, aged, result);
   }
 
   /** Rebuilds locks and every derived index from the restored records, then checks the invariants. */
   public void finishRestore() {
-    for (Map.Entry<String, Long> e : restoringLocks.entrySet()) {
+    for (Map.Entry<String, Long> e : new TreeMap<>(restoringLocks).entrySet()) {
       LockState lock = new LockState(e.getKey(), e.getValue());
+      locks.put(lock.name, lock);
       List<Holder> holders = new ArrayList<>(restoringHolders.getOrDefault(lock.name, List.of()));
-      holders.sort(Comparator.comparingLong(Holder::token));
+      holders.sort((a, b) -> Long.compare(a.token(), b.token()));
       for (Holder h : holders) {
         lock.holders.put(h.key(), h);
         holderCount++;
         if (h.hasLease()) {
-          deadlines.add(leaseDue(h));
+          deadlines.add(Deadline.of(h));
         }
-        linkSession(h.sessionId(), lock.name);
+        if (h.sessionId() != 0) {
+          sessions.linkHolder(h.sessionId(), lock.name, h.key());
+        }
+        if (h.identified()) {
+          holdersByRequest.put(h.ref(), new HolderRef(lock.name, h.key()));
+        }
       }
       List<Waiter> waiters = new ArrayList<>(restoringWaiters.getOrDefault(lock.name, List.of()));
-      waiters.sort(Comparator.comparingLong(Waiter::seq));
+      waiters.sort((a, b) -> Long.compare(a.seq(), b.seq()));
       for (Waiter w : waiters) {
-        lock.waiters.addLast(w);
-        lock.waiterKeys.add(w.key());
+        lock.queue.add(w);
         waiterCount++;
-        waitersByRequest.put(new RequestRef(w.clientId(), w.requestId()), w);
+        waitersByRequest.put(w.ref(), w);
         if (w.waitDeadlineMs() > 0) {
-          deadlines.add(new Due(w.waitDeadlineMs(), DUE_WAIT, w.name(), "", w.seq()));
+          deadlines.add(Deadline.of(w));
         }
-        linkSession(w.sessionId(), lock.name);
+        if (w.sessionId() != 0) {
+          sessions.linkWaiter(w.sessionId(), lock.name, w.seq());
+        }
       }
-      locks.put(lock.name, lock);
     }
     for (String name : restoringHolders.keySet()) {
       if (!restoringLocks.containsKey(name)) {
@@ -881,64 +930,13 @@ public final class LockTable {
     checkInvariants();
   }
 
-  // ------------------------------------------------------------------------------------------------
-  // Invariants
-  // ------------------------------------------------------------------------------------------------
-
   /** Throws IllegalStateException naming the first broken invariant. O(state): for tests and restore. */
   public void checkInvariants() {
-    long holders = 0;
-    long waiters = 0;
-    int deadlineCount = 0;
-    for (LockState lock : locks.values()) {
-      check(!lock.isEmpty(), "empty lock kept: " + lock.name);
-      check(lock.size >= 1 && lock.size <= Limits.LOCK_SIZE_MAX, "bad size of " + lock.name);
-      check(lock.holders.size() <= lock.size, "more holders than size in " + lock.name);
-      check(lock.waiters.isEmpty() || lock.isFull(), "waiters on a lock with free slots: " + lock.name);
-      long lastToken = 0;
-      for (Holder h : lock.holders.values()) {
-        check(h.token() > lastToken, "tokens not increasing in " + lock.name);
-        check(h.token() <= meta.lastToken(), "token above lastToken in " + lock.name);
-        lastToken = h.token();
-        check(h.sessionId() == 0 || sessions.containsKey(h.sessionId()), "holder of a dead session in " + lock.name);
-        check(!h.hasLease() || deadlines.contains(leaseDue(h)), "lease not indexed in " + lock.name);
-        check(h.sessionId() == 0 || sessionLocks.getOrDefault(h.sessionId(), new LinkedHashSet<>()).contains(lock.name),
-            "holder session not linked in " + lock.name);
-        deadlineCount += h.hasLease() ? 1 : 0;
-        holders++;
-      }
-      check(lock.waiterKeys.size() == lock.waiters.size(), "waiter keys not unique in " + lock.name);
-      long lastSeq = 0;
-      for (Waiter w : lock.waiters) {
-        check(w.seq() > lastSeq, "waiters out of order in " + lock.name);
-        check(w.seq() < meta.nextWaiterSeq(), "waiter seq beyond nextWaiterSeq in " + lock.name);
-        check(w.size() == lock.size, "waiter size differs from lock size in " + lock.name);
-        lastSeq = w.seq();
-        check(w.sessionId() == 0 || sessions.containsKey(w.sessionId()), "orphan waiter of a dead session in " + lock.name);
-        check(waitersByRequest.get(new RequestRef(w.clientId(), w.requestId())) == w, "waiter not indexed in " + lock.name);
-        check(lock.waiterKeys.contains(w.key()) && !lock.holders.containsKey(w.key()),
-            "waiter key not indexed or also a holder's in " + lock.name);
-        deadlineCount += w.waitDeadlineMs() > 0 ? 1 : 0;
-        waiters++;
-      }
-    }
-    for (Session s : sessions.values()) {
-      check(deadlines.contains(sessionDue(s)), "session deadline not indexed: " + s.id());
-      deadlineCount++;
-    }
-    check(deadlineCount == deadlines.size(), "deadline index has " + deadlines.size() + " entries, state has " + deadlineCount);
-    check(holders == holderCount, "holder count " + holderCount + " but " + holders + " holders");
-    check(waiters == waiterCount, "waiter count " + waiterCount + " but " + waiters + " waiters");
-    check(waitersByRequest.size() == waiters, "waiter index size differs");
-    check(outcomeKeys.size() == outcomes.size(), "outcome index size differs");
-    for (Iterator<Map.Entry<Long, LinkedHashSet<String>>> it = sessionLocks.entrySet().iterator(); it.hasNext(); ) {
-      check(sessions.containsKey(it.next().getKey()), "session link of a dead session");
-    }
+    TableInvariants.check(this);
   }
 
-  private static void check(boolean condition, String message) {
-    if (!condition) {
-      throw new IllegalStateException("lock table invariant broken: " + message);
-    }
+  /** For store round-trip tests: every client's settle marks. */
+  Map<String, ClientMarks> clientMarks() {
+    return outcomes.allMarks();
   }
 }

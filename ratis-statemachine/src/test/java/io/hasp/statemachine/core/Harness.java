@@ -7,8 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A lock table with a clock, a log index, a request-id counter and a {@link Recorder}. Every {@link #apply}
- * uses the next log index, checks the table's invariants and that the recorded store matches the table.
+ * A lock table with a clock, a log position, a request-id counter and a {@link Recorder}. Every {@link #apply}
+ * uses the next log index at the current {@link #term}, checks the table's invariants and that the recorded
+ * store matches the table. Terms start at 0, whose Refresh is implied (the initial meta is refreshed at term 0),
+ * so tests that do not care about leader changes can expire without one.
  */
 final class Harness {
   static final long T0 = 1_000_000;
@@ -16,6 +18,7 @@ final class Harness {
   LockTable table = new LockTable();
   Recorder rec = new Recorder();
   long index;
+  long term;
   long now = T0;
   String client = "client-1";
   long nextRequestId = 1;
@@ -28,7 +31,7 @@ final class Harness {
     index++;
     rec.beginStep();
     last = command;
-    Result result = table.apply(index, command, rec);
+    Result result = table.apply(index, term, command, rec);
     table.checkInvariants();
     rec.assertMatches(table, index % fullCheckEvery == 0);
     return result;
@@ -43,11 +46,29 @@ final class Harness {
     return nextRequestId++;
   }
 
+  Origin origin() {
+    return Origin.of(client, req());
+  }
+
+  /** The secret of a live session, or "wrong" for one the table does not know. */
+  String keyOf(long sessionId) {
+    Session s = table.session(sessionId);
+    return s == null ? "wrong" : s.key();
+  }
+
   // ---- command builders, stamped with the harness clock ----
 
   Command.Acquire acquireCmd(String name, long size, String key, long leaseMs, long waitMs, boolean tryOnly,
       long sessionId) {
-    return new Command.Acquire(now, client, req(), name, size, leaseMs, waitMs, tryOnly, sessionId, "owner", key);
+    return new Command.Acquire(now, origin(), name, size, leaseMs, waitMs, tryOnly, sessionId,
+        sessionId == 0 ? "" : keyOf(sessionId), false, 0, 1, "owner", key);
+  }
+
+  /** An acquire with every field given; the session key is the session's own. */
+  Command.Acquire acquireCmd(Origin origin, String name, long size, String key, long leaseMs, long waitMs,
+      boolean tryOnly, long sessionId, boolean detached, long threadId, long attempt) {
+    return new Command.Acquire(now, origin, name, size, leaseMs, waitMs, tryOnly, sessionId,
+        sessionId == 0 ? "" : keyOf(sessionId), detached, threadId, attempt, "owner", key);
   }
 
   /** Blocking acquire: waits forever. */
@@ -76,31 +97,32 @@ final class Harness {
   }
 
   Result unlock(String name, String key) {
-    return apply(new Command.Release(now, client, req(), name, key));
+    return apply(new Command.Release(now, origin(), name, key));
   }
 
   Result renew(String name, String key, long leaseMs) {
-    return apply(new Command.Renew(now, client, req(), name, key, leaseMs));
+    return apply(new Command.Renew(now, origin(), name, key, leaseMs));
   }
 
   Result flush(String... names) {
-    return apply(new Command.Flush(now, client, req(), List.of(names)));
+    return apply(new Command.Flush(now, origin(), List.of(names), ""));
   }
 
   Result openSession(long ttlMs) {
-    return apply(new Command.OpenSession(now, client, req(), ttlMs, "session-owner"));
+    return apply(new Command.OpenSession(now, origin(), ttlMs, "session-owner", "secret-" + (index + 1)));
   }
 
   Result keepAlive(long sessionId) {
-    return apply(new Command.KeepAlive(now, client, req(), sessionId));
+    return apply(new Command.KeepAlive(now, origin(), sessionId, keyOf(sessionId), List.of()));
   }
 
   Result closeSession(long sessionId) {
-    return apply(new Command.CloseSession(now, client, req(), sessionId));
+    return apply(new Command.CloseSession(now, origin(), sessionId, keyOf(sessionId)));
   }
 
-  Result cancel(String clientId, long requestId) {
-    return apply(new Command.CancelWait(now, clientId, requestId));
+  /** The client's unconditional abandon of its own request. */
+  Result abandon(String clientId, long requestId) {
+    return apply(new Command.Abandon(now, Origin.of(clientId, 0), requestId, Long.MAX_VALUE));
   }
 
   Result expire() {
@@ -112,7 +134,13 @@ final class Harness {
   }
 
   Result refresh() {
-    return apply(new Command.Refresh(now));
+    return apply(new Command.Refresh(now, Capacity.DEFAULT));
+  }
+
+  /** A new leader: the next term, and its Refresh. */
+  Result newLeader() {
+    term++;
+    return refresh();
   }
 
   // ---- result helpers ----
@@ -143,6 +171,10 @@ final class Harness {
     return assertInstanceOf(Result.Names.class, r, () -> "expected names, got " + r).names();
   }
 
+  static Result.AbandonOutcome abandoned(Result r) {
+    return assertInstanceOf(Result.Abandoned.class, r, () -> "expected an abandon result, got " + r).outcome();
+  }
+
   /** Keys of the lock's holders in grant order (empty when the lock does not exist). */
   List<String> holderKeys(String name) {
     LockView v = table.getLock(name);
@@ -153,6 +185,7 @@ final class Harness {
     return keys;
   }
 
+  /** The holder as a read shows it (with its effective lease deadline), or null. */
   Holder holder(String name, String key) {
     LockView v = table.getLock(name);
     if (v == null) {
@@ -168,11 +201,15 @@ final class Harness {
 
   /** Everything observable about the table, for before/after and table/table comparison. */
   record State(List<LockView> locks, int lockCount, long holderCount, long waiterCount, int sessionCount,
-      int outcomeCount, Meta meta, long nextDeadlineMs) {}
+      long outcomeCount, int clientCount, Meta meta, long nextDeadlineMs) {}
 
   static State state(LockTable t) {
-    return new State(t.list("", "", Integer.MAX_VALUE), t.lockCount(), t.holderCount(), t.waiterCount(),
-        t.sessionCount(), t.outcomeCount(), t.meta(), t.nextDeadlineMs());
+    List<LockView> locks = new ArrayList<>();
+    for (LockView summary : t.list("", "", Integer.MAX_VALUE)) {
+      locks.add(t.getLock(summary.name()));
+    }
+    return new State(locks, t.lockCount(), t.holderCount(), t.waiterCount(), t.sessionCount(), t.outcomeCount(),
+        t.clientCount(), t.meta(), t.nextDeadlineMs());
   }
 
   State state() {

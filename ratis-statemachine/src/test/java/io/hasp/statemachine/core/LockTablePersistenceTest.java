@@ -42,7 +42,18 @@ class LockTablePersistenceTest {
     granted(h.lock("cancelled", 1, "c"));
     Command.Acquire w = h.acquireCmd("cancelled", 1, "cw", 0, -1, false, 0);
     queued(h.apply(w));
-    h.cancel(w.clientId(), w.requestId()); // a failure outcome (WAIT_CANCELLED) is remembered
+    h.abandon(h.client, w.origin().requestId()); // a failure outcome (WAIT_CANCELLED) is remembered
+    // a detached hold waiting in a session, a party that supersedes, and a client that settled some requests
+    queued(h.apply(h.acquireCmd(h.origin(), "sess", 1, "det", 3_000, -1, false, s2, true, 0, 2)));
+    queued(h.apply(h.acquireCmd(h.origin(), "sess", 1, "party", 0, -1, false, s2, false, 9, 1)));
+    h.client = "marker";
+    granted(h.tryLock("marked", 1, "m1"));
+    h.unlock("marked", "m1");
+    granted(h.apply(h.acquireCmd(new Origin("marker", h.req(), h.nextRequestId - 2), "marked", 1, "m2", 0, -1,
+        true, 0, false, 0, 1)));
+    h.client = "client-1";
+    h.term = 2;
+    h.refresh();
     return h;
   }
 
@@ -50,18 +61,20 @@ class LockTablePersistenceTest {
   private static List<Function<Harness, Command>> script() {
     List<Function<Harness, Command>> s = new ArrayList<>();
     s.add(h -> h.acquireCmd("lease", 2, "late", 0, -1, false, 0));
-    s.add(h -> new Command.Release(h.now, h.client, h.req(), "lease", "l1"));
+    s.add(h -> new Command.Release(h.now, h.origin(), "lease", "l1"));
     s.add(h -> h.acquireCmd("plain", 3, "p2", 100, -1, false, 0));
     s.add(h -> new Command.Expire(h.now + 1_000, Limits.EXPIRIES_PER_TICK_MAX)); // the sw wait timeout
-    s.add(h -> new Command.KeepAlive(h.now + 1_000, h.client, h.req(), 1));
-    s.add(h -> new Command.Refresh(h.now + 1_500));
+    s.add(h -> new Command.KeepAlive(h.now + 1_000, h.origin(), 1, h.keyOf(1), List.of()));
+    s.add(h -> new Command.Abandon(h.now + 1_000, Origin.of(h.client, 0), 3, Long.MAX_VALUE));
+    s.add(h -> new Command.Refresh(h.now + 1_500, Capacity.DEFAULT));
     s.add(h -> new Command.Expire(h.now + 4_600, Limits.EXPIRIES_PER_TICK_MAX)); // sessions and leases
-    s.add(h -> new Command.Flush(h.now + 4_600, h.client, h.req(), List.of()));
-    s.add(h -> new Command.OpenSession(h.now + 4_700, h.client, h.req(), 1_000, "x"));
-    s.add(h -> new Command.CloseSession(h.now + 4_800, h.client, h.req(), 2));
+    s.add(h -> new Command.Flush(h.now + 4_600, h.origin(), List.of(), ""));
+    s.add(h -> new Command.OpenSession(h.now + 4_700, h.origin(), 1_000, "x", "k-new"));
+    s.add(h -> new Command.CloseSession(h.now + 4_800, h.origin(), 2, h.keyOf(2)));
     s.add(h -> new Command.Expire(h.now + 20_000, Limits.EXPIRIES_PER_TICK_MAX));
-    s.add(h -> new Command.Expire(h.now + Limits.OUTCOME_RETENTION_MS + 30_000, 3));
-    s.add(h -> new Command.Expire(h.now + Limits.OUTCOME_RETENTION_MS + 30_000, Limits.EXPIRIES_PER_TICK_MAX));
+    long retention = Capacity.DEFAULT.sessionlessOutcomeRetentionMs();
+    s.add(h -> new Command.Expire(h.now + 2 * retention + 30_000, 3));
+    s.add(h -> new Command.Expire(h.now + 2 * retention + 30_000, Limits.EXPIRIES_PER_TICK_MAX));
     return s;
   }
 
@@ -93,13 +106,13 @@ class LockTablePersistenceTest {
     Command.Acquire granted = (Command.Acquire) h.last;
     Command.Acquire waiting = h.acquireCmd("r", 1, "b", 0, -1, false, 0);
     queued(h.apply(waiting));
-    Command.OpenSession open = new Command.OpenSession(h.now, h.client, h.req(), 1_000, "");
+    Command.OpenSession open = new Command.OpenSession(h.now, h.origin(), 1_000, "", "key");
     session(h.apply(open));
     Twins twins = Twins.of(h, 7);
     twins.apply(granted);
     twins.apply(waiting);
     twins.apply(open);
-    twins.apply(new Command.Release(h.now, h.client, h.req(), "r", "a"));
+    twins.apply(new Command.Release(h.now, h.origin(), "r", "a"));
     twins.apply(waiting);
   }
 
@@ -121,7 +134,7 @@ class LockTablePersistenceTest {
       queued(h.lock(n, 1, "w-" + n));
     }
     Twins twins = Twins.of(h, 3);
-    twins.apply(new Command.CloseSession(h.now, h.client, h.req(), s));
+    twins.apply(new Command.CloseSession(h.now, h.origin(), s, h.keyOf(s)));
     List<Granted> grants = h.rec.events(Granted.class);
     assertEquals(names.size(), grants.size());
 
@@ -148,13 +161,13 @@ class LockTablePersistenceTest {
   @Test
   void restoreRejectsRecordsWithoutTheirLock() {
     LockTable t = new LockTable();
-    t.restoreHolder(new Holder("orphan", "k", 5, 0, "", 0, 0, 0, "c", 1));
-    t.restoreMeta(new Meta(5, 1, 0, 0));
+    t.restoreHolder(new Holder("orphan", "k", 5, 0, "", 0, 0, 0, "c", 1, 1));
+    t.restoreMeta(new Meta(5, 1, 0, 0, 0, 0, Capacity.DEFAULT));
     assertThrows(IllegalStateException.class, t::finishRestore);
 
     LockTable u = new LockTable();
-    u.restoreWaiter(new Waiter("orphan", 1, "c", 1, 0, "", 0, 0, "k", 1));
-    u.restoreMeta(new Meta(0, 2, 0, 0));
+    u.restoreWaiter(new Waiter("orphan", 1, "c", 1, 0, false, 0, 1, "", 0, 0, "k", 1));
+    u.restoreMeta(new Meta(0, 2, 0, 0, 0, 0, Capacity.DEFAULT));
     assertThrows(IllegalStateException.class, u::finishRestore);
   }
 
@@ -162,13 +175,18 @@ class LockTablePersistenceTest {
   void restoreChecksTheInvariants() {
     // a holder of a session that is not there
     LockTable t = new LockTable();
-    t.restoreMeta(new Meta(5, 1, 0, 0));
+    t.restoreMeta(new Meta(5, 1, 0, 0, 0, 0, Capacity.DEFAULT));
     t.restoreLock("l", 1);
-    t.restoreHolder(new Holder("l", "k", 5, 42, "", 0, 0, 0, "c", 1));
+    t.restoreHolder(new Holder("l", "k", 5, 42, "", 0, 0, 0, "c", 1, 1));
     assertThrows(IllegalStateException.class, t::finishRestore);
     // a lock with no holder and no waiter
     LockTable u = new LockTable();
     u.restoreLock("l", 1);
     assertThrows(IllegalStateException.class, u::finishRestore);
+    // an outcome of a request its client settled
+    LockTable v = new LockTable();
+    v.restoreClient(new ClientMarks("c", 10, 0, List.of(), -1));
+    v.restoreOutcome("c", 5, 0, true, Result.DONE);
+    assertThrows(IllegalStateException.class, v::finishRestore);
   }
 }

@@ -62,7 +62,8 @@ class LockTableRandomizedTest {
       run.run(STEPS);
       // the history must have exercised what it checks
       for (String what : List.of("grant", "waiterGrant", "queued", "LEASE_EXPIRED", "SESSION_ENDED", "UNLOCK",
-          "FLUSHED", "LOCK_WAIT_TIMEOUT", "WAIT_CANCELLED", "SESSION_EXPIRED", "replay", "failure", "roundTrip")) {
+          "FLUSHED", "ABANDONED", "LOCK_WAIT_TIMEOUT", "WAIT_CANCELLED", "SESSION_EXPIRED", "replay", "lateCopy",
+          "failure", "roundTrip", "superseded", "detachedGrant", "termRefused", "lazyRefresh", "settled")) {
         assertTrue(run.stats.getOrDefault(what, 0) > 0, "the history never produced " + what + ": " + run.stats);
       }
     } catch (Throwable t) {
@@ -103,6 +104,10 @@ class LockTableRandomizedTest {
     final List<Long> deadSessions = new ArrayList<>();
     /** Every request issued with an identity, for retries. */
     final List<Command> issued = new ArrayList<>();
+    /** Per client: the ids of its requests that still wait (in flight); every other issued request is answered. */
+    final Map<String, TreeSet<Long>> inFlight = new HashMap<>();
+    /** The term of the last Refresh applied, and the current term (a new leader bumps it before its Refresh). */
+    long refreshedTerm;
 
     Run(long seed) {
       rnd = new Random(seed);
@@ -143,13 +148,20 @@ class LockTableRandomizedTest {
       isReplay = false;
       now += 10 * rnd.nextInt(12); // multiples of 10 ms: deadlines often fall exactly on a step's time
       if (rnd.nextInt(500) == 0) {
-        now += Limits.OUTCOME_RETENTION_MS + rnd.nextInt(1_000);
+        now += Capacity.DEFAULT.sessionlessOutcomeRetentionMs() + rnd.nextInt(1_000);
+      }
+      if (rnd.nextInt(150) == 0) {
+        h.term++; // a new leader: its Expires are refused until its Refresh is applied
+        if (twins != null) {
+          twins.restored.term = h.term;
+        }
       }
       long stamp = rnd.nextInt(25) == 0 ? now - 10 * rnd.nextInt(200) : now;
       Command command = generate(stamp);
       lastCommand = command;
       long appliedNow = Math.max(stamp, lastNow);
       Meta metaBefore = h.table.meta();
+      long termBefore = h.term;
       Map<Long, Session> sessionsBefore = new HashMap<>();
       for (long id : liveSessions) {
         sessionsBefore.put(id, h.table.session(id));
@@ -167,8 +179,14 @@ class LockTableRandomizedTest {
       if (isReplay) {
         count("replay");
       }
-      if (result instanceof Result.Failure) {
+      if (result instanceof Result.Failure f) {
         count("failure");
+        if (f.message().contains("a late copy")) {
+          count("lateCopy");
+        }
+        if (command instanceof Command.Expire) {
+          count("termRefused");
+        }
       } else if (result instanceof Result.Granted && !isReplay) {
         count("grant");
       } else if (result instanceof Result.Queued && !isReplay) {
@@ -179,15 +197,29 @@ class LockTableRandomizedTest {
           count(r.reason().name());
         } else if (event instanceof Removed r) {
           count(r.reason().name());
+          if (command instanceof Command.Acquire) {
+            count("superseded");
+          }
         } else {
           count("waiterGrant");
+          if (((Granted) event).waiter().detached()) {
+            count("detachedGrant");
+          }
         }
       }
+      if (command instanceof Command.Expire && !(result instanceof Result.Failure)
+          && rec.ops.stream().anyMatch(op -> op.startsWith("putHolder") || op.startsWith("putSession"))) {
+        count("lazyRefresh"); // a deadline a Refresh had extended came due and was moved
+      }
+      if (rec.ops.stream().anyMatch(op -> op.startsWith("deleteOutcome")) && !(command instanceof Command.Expire)) {
+        count("settled");
+      }
 
-      // ---- time, and failures change nothing ----
+      // ---- time, and failures change nothing (but the settle mark their request carried) ----
       if (result instanceof Result.Failure) {
         assertEquals(metaBefore, h.table.meta(), "a failure changed meta");
-        assertEquals(List.of(), rec.ops, "a failure recorded changes");
+        assertTrue(rec.ops.stream().allMatch(op -> op.startsWith("deleteOutcome") || op.startsWith("putClient")),
+            "a failure recorded changes: " + rec.ops);
         assertEquals(List.of(), rec.events, "a failure produced events");
       } else {
         assertEquals(appliedNow, h.table.meta().lastNowMs(), "the table's clock");
@@ -207,6 +239,15 @@ class LockTableRandomizedTest {
         assertEquals(appliedNow + r.leaseMs(), renewed.holder().expiresAtMs(), "renewed deadline");
         assertEquals(r.leaseMs(), renewed.holder().leaseMs());
       }
+      if (command instanceof Command.Expire) {
+        assertEquals(termBefore == metaBefore.refreshedTerm(), !(result instanceof Result.Failure),
+            "an Expire must apply exactly in the term of the last Refresh");
+      }
+      if (command instanceof Command.Refresh && !(result instanceof Result.Failure)) {
+        refreshedTerm = h.term;
+        assertEquals(h.term, h.table.meta().refreshedTerm());
+        assertEquals(appliedNow, h.table.meta().refreshedAtMs());
+      }
       if (command instanceof Command.KeepAlive k && result instanceof Result.SessionState kept) {
         Session before = sessionsBefore.get(k.sessionId());
         assertEquals(Math.max(before.expiresAtMs(), appliedNow + before.ttlMs()), kept.session().expiresAtMs());
@@ -224,12 +265,13 @@ class LockTableRandomizedTest {
           assertNotNull(list, "released a holder of an unknown lock");
           assertTrue(list.removeIf(x -> x.key().equals(held.key()) && x.token() == held.token()),
               "released a holder the model does not know: " + held);
-          checkReleaseReason(command, r, appliedNow, sessionsBefore);
+          checkReleaseReason(command, r, appliedNow, sessionsBefore, metaBefore);
         } else if (event instanceof Removed r) {
           Waiter w = r.waiter();
           ArrayDeque<Waiter> q = queues.get(w.name());
           assertTrue(q != null && q.remove(w), "removed a waiter the model does not know: " + w);
           waitingByRef.remove(new Ref(w.clientId(), w.requestId()));
+          answered(w.clientId(), w.requestId());
           checkRemoveReason(command, r, appliedNow, sessionsBefore);
           Recorder.StoredOutcome answer = rec.outcomes.get(new Ref(w.clientId(), w.requestId()));
           assertNotNull(answer, "a removed waiter's retry has no answer");
@@ -241,21 +283,24 @@ class LockTableRandomizedTest {
           assertEquals(q.peekFirst(), w, "FIFO: granted a waiter that is not first in its queue");
           q.pollFirst();
           waitingByRef.remove(new Ref(w.clientId(), w.requestId()));
+          answered(w.clientId(), w.requestId());
           Holder holder = g.holder();
           assertEquals(w.key(), holder.key());
-          assertEquals(w.sessionId(), holder.sessionId());
+          assertEquals(w.detached() ? 0 : w.sessionId(), holder.sessionId());
+          assertEquals(w.attempt(), holder.attempt());
           assertEquals(w.clientId(), holder.clientId());
           assertEquals(w.requestId(), holder.requestId());
           assertEquals(w.leaseMs(), holder.leaseMs());
           assertEquals(w.leaseMs() > 0 ? appliedNow + w.leaseMs() : 0, holder.expiresAtMs());
           assertEquals(appliedNow, holder.acquiredAtMs());
           assertEquals((long) sizes.get(w.name()), g.size());
-          Recorder.StoredOutcome answer = rec.outcomes.get(new Ref(w.clientId(), w.requestId()));
-          assertNotNull(answer, "a granted waiter's retry has no answer");
-          assertEquals(new Result.Granted(holder, g.size()), answer.result());
+          // the granted waiter's retry finds its live hold
+          assertEquals(holder, h.table.holderOf(w.clientId(), w.requestId()) == null ? holder
+              : h.table.holderOf(w.clientId(), w.requestId()).withLease(holder.leaseMs(), holder.expiresAtMs()),
+              "a granted waiter's retry has no answer");
           assertFalse(command instanceof Command.Acquire || command instanceof Command.Renew
               || command instanceof Command.OpenSession || command instanceof Command.KeepAlive
-              || command instanceof Command.CancelWait || command instanceof Command.Refresh,
+              || command instanceof Command.Refresh,
               "a grant to a waiter without any slot freed");
           recordGrant(holder, index);
         } else {
@@ -285,6 +330,7 @@ class LockTableRandomizedTest {
           recordGrant(holder, index);
         } else if (result instanceof Result.Queued q) {
           Waiter w = q.waiter();
+          inFlight.computeIfAbsent(w.clientId(), c -> new TreeSet<>()).add(w.requestId());
           assertTrue(w.seq() > lastSeq, "waiter seq not increasing");
           lastSeq = w.seq();
           assertEquals(sizes.get(w.name()), (Long) w.size());
@@ -309,7 +355,7 @@ class LockTableRandomizedTest {
         }
         assertEquals(new ArrayList<>(want), n.names(), "flushed names");
       }
-      if (command instanceof Command.Expire e && e.maxItems() >= 1_000) {
+      if (command instanceof Command.Expire e && e.maxItems() >= 1_000 && !(result instanceof Result.Failure)) {
         checkNothingDue(appliedNow);
       }
       // forget sizes of locks that are gone
@@ -344,14 +390,23 @@ class LockTableRandomizedTest {
       }
     }
 
-    private void checkReleaseReason(Command c, Released r, long appliedNow, Map<Long, Session> sessionsBefore) {
+    private void checkReleaseReason(Command c, Released r, long appliedNow, Map<Long, Session> sessionsBefore,
+        Meta metaBefore) {
       switch (r.reason()) {
         case UNLOCK -> assertInstanceOf(Command.Release.class, c);
         case FLUSHED -> assertInstanceOf(Command.Flush.class, c);
+        case ABANDONED -> {
+          Command.Abandon a = assertInstanceOf(Command.Abandon.class, c);
+          assertEquals(new Ref(a.origin().clientId(), a.targetRequestId()),
+              new Ref(r.holder().clientId(), r.holder().requestId()), "abandoned the wrong grant");
+          assertTrue(r.holder().attempt() <= a.upToAttempt(), "abandoned a newer attempt's grant");
+        }
         case LEASE_EXPIRED -> {
           assertInstanceOf(Command.Expire.class, c, "a lease expired without an Expire");
-          assertTrue(r.holder().hasLease() && r.holder().expiresAtMs() <= appliedNow,
-              "lease expired before its deadline: " + r.holder() + " at " + appliedNow);
+          long effective = Math.max(r.holder().expiresAtMs(), metaBefore.refreshedAtMs() + r.holder().leaseMs());
+          assertTrue(r.holder().hasLease() && effective <= appliedNow,
+              "lease expired before its deadline (or before the last Refresh's time + lease): " + r.holder() + " at "
+                  + appliedNow);
         }
         case SESSION_ENDED -> {
           if (c instanceof Command.CloseSession close) {
@@ -369,9 +424,17 @@ class LockTableRandomizedTest {
     private void checkRemoveReason(Command c, Removed r, long appliedNow, Map<Long, Session> sessionsBefore) {
       switch (r.reason()) {
         case WAIT_CANCELLED -> {
-          Command.CancelWait cancel = assertInstanceOf(Command.CancelWait.class, c);
-          assertEquals(new Ref(cancel.targetClientId(), cancel.targetRequestId()),
-              new Ref(r.waiter().clientId(), r.waiter().requestId()), "cancelled the wrong waiter");
+          if (c instanceof Command.Acquire newer) {
+            // superseded by a newer acquire of the same session and thread on the same lock
+            assertEquals(newer.sessionId(), r.waiter().sessionId(), "superseded a waiter of another session");
+            assertEquals(newer.threadId(), r.waiter().threadId(), "superseded a waiter of another thread");
+            assertTrue(newer.threadId() != 0 && newer.name().equals(r.waiter().name()));
+          } else {
+            Command.Abandon a = assertInstanceOf(Command.Abandon.class, c);
+            assertEquals(new Ref(a.origin().clientId(), a.targetRequestId()),
+                new Ref(r.waiter().clientId(), r.waiter().requestId()), "abandoned the wrong waiter");
+            assertTrue(r.waiter().attempt() <= a.upToAttempt(), "abandoned a newer attempt");
+          }
         }
         case LOCK_WAIT_TIMEOUT -> {
           assertInstanceOf(Command.Expire.class, c, "a wait timed out without an Expire");
@@ -383,7 +446,8 @@ class LockTableRandomizedTest {
             assertEquals(close.sessionId(), r.waiter().sessionId());
           } else {
             assertInstanceOf(Command.Expire.class, c);
-            assertTrue(sessionsBefore.get(r.waiter().sessionId()).expiresAtMs() <= appliedNow);
+            assertTrue(sessionsBefore.get(r.waiter().sessionId()).expiresAtMs() <= appliedNow,
+                "session expired before its (effective) deadline");
           }
         }
         default -> fail("unexpected removal reason " + r.reason());
@@ -393,7 +457,7 @@ class LockTableRandomizedTest {
     /** After a full Expire nothing due at its time is left. */
     private void checkNothingDue(long appliedNow) {
       for (LockView v : h.table.list("", "", Integer.MAX_VALUE)) {
-        for (Holder holder : v.holders()) {
+        for (Holder holder : h.table.getLock(v.name()).holders()) {
           assertTrue(!holder.hasLease() || holder.expiresAtMs() > appliedNow, "an overdue lease survived Expire");
         }
       }
@@ -428,6 +492,7 @@ class LockTableRandomizedTest {
         assertTrue(hs.size() <= v.size(), "more holders than size");
         assertTrue(q.isEmpty() || hs.size() == v.size(), "waiters while a slot is free");
         assertEquals(hs.size(), v.holders().size(), "holders of " + name);
+        assertEquals(hs.size(), v.holderCount(), "holder count of " + name);
         for (int i = 0; i < hs.size(); i++) {
           Holder mine = hs.get(i);
           Holder theirs = v.holders().get(i);
@@ -438,7 +503,7 @@ class LockTableRandomizedTest {
         }
         assertEquals(q.size(), v.waiters(), "waiters of " + name);
         for (Waiter w : q) {
-          assertEquals(w, t.waiter(w.clientId(), w.requestId()));
+          assertEquals(w.withAttempt(0), t.waiter(w.clientId(), w.requestId()).withAttempt(0));
           assertTrue(w.sessionId() == 0 || liveSessions.contains(w.sessionId()), "waiter of a dead session");
         }
       }
@@ -490,13 +555,13 @@ class LockTableRandomizedTest {
         return closeSession(stamp);
       }
       if (p < 80) {
-        return cancel(stamp);
+        return abandon(stamp);
       }
       if (p < 93) {
         return new Command.Expire(stamp, rnd.nextInt(8) == 0 ? 1 + rnd.nextInt(3) : Limits.EXPIRIES_PER_TICK_MAX);
       }
-      if (p < 95) {
-        return new Command.Refresh(stamp);
+      if (p < 95 || h.term != refreshedTerm && p < 98) {
+        return new Command.Refresh(stamp, Capacity.DEFAULT);
       }
       return invalid(stamp);
     }
@@ -507,6 +572,31 @@ class LockTableRandomizedTest {
 
     private long nextRequest(String client) {
       return nextRequestId.merge(client, 1L, Long::sum);
+    }
+
+    /**
+     * A new request's origin. Half of them carry the client's settle mark (everything below its oldest request
+     * still in flight, as the real client computes it), so outcomes get forgotten and late copies refused.
+     */
+    private Origin origin(String client) {
+      long id = nextRequest(client);
+      TreeSet<Long> open = inFlight.getOrDefault(client, new TreeSet<>());
+      long mark = rnd.nextBoolean() ? 0 : (open.isEmpty() ? id - 1 : open.first() - 1);
+      return new Origin(client, id, mark);
+    }
+
+    private void answered(String client, long requestId) {
+      TreeSet<Long> open = inFlight.get(client);
+      if (open != null) {
+        open.remove(requestId);
+      }
+    }
+
+    /** True when the client settled the request, by the marks the table holds for it. */
+    private boolean settledByMarks(Ref ref) {
+      ClientMarks m = h.rec.clients.get(ref.clientId());
+      return m != null && (ref.requestId() <= m.settledUpTo()
+          || (ref.requestId() <= m.keptUpTo() && !m.keptUnsettled().contains(ref.requestId())));
     }
 
     private <T extends Command> T remember(T c) {
@@ -559,7 +649,10 @@ class LockTableRandomizedTest {
     }
 
     private Command acquire(long stamp, boolean tryOnly) {
-      String name = anyName();
+      // now and then the same waiting party (session, thread) asks again: it supersedes its older waiter
+      List<Waiter> parties = allWaiters().stream().filter(w -> w.threadId() != 0).toList();
+      Waiter party = !tryOnly && !parties.isEmpty() && rnd.nextInt(4) == 0 ? pick(parties) : null;
+      String name = party != null ? party.name() : anyName();
       long size = rnd.nextInt(20) == 0 ? 1 + rnd.nextInt(3) : preferredSize(name);
       List<Holder> hs = holders.getOrDefault(name, List.of());
       ArrayDeque<Waiter> q = queues.getOrDefault(name, new ArrayDeque<>());
@@ -585,15 +678,27 @@ class LockTableRandomizedTest {
       } else {
         wait = 50 + 10 * rnd.nextInt(300);
       }
-      long session = sessionForAcquire();
+      long session = party != null ? party.sessionId() : sessionForAcquire();
       String client = client();
-      Command.Acquire a = remember(new Command.Acquire(stamp, client, nextRequest(client), name, size, lease, wait,
-          tryOnly, session, "owner-" + client, key));
+      boolean detached = session != 0 && lease > 0 && rnd.nextInt(4) == 0;
+      long thread = party != null ? party.threadId() : session != 0 && rnd.nextBoolean() ? 1 : 0;
+      if (party != null) {
+        size = sizes.get(name);
+        wait = -1;
+      }
+      String sessionKey = session == 0 ? "" : h.keyOf(session);
+      if (session != 0 && liveSessions.contains(session) && rnd.nextInt(40) == 0) {
+        sessionKey = "stolen"; // someone else's session
+      }
+      Command.Acquire a = remember(new Command.Acquire(stamp, origin(client), name, size, lease, wait, tryOnly,
+          session, sessionKey, detached, thread, 1 + rnd.nextInt(2), "owner-" + client, key));
       // the model's prediction, in the table's documented order of checks
       boolean exists = !hs.isEmpty() || !q.isEmpty();
       boolean keyTaken = hs.stream().anyMatch(x -> x.key().equals(key)) || q.stream().anyMatch(x -> x.key().equals(key));
       if (session != 0 && !liveSessions.contains(session)) {
         expectFailure = Set.of(ErrorCode.SESSION_EXPIRED);
+      } else if (session != 0 && sessionKey.equals("stolen")) {
+        expectFailure = Set.of(ErrorCode.PERMISSION_DENIED);
       } else if (exists && sizes.get(name) != size) {
         expectFailure = Set.of(ErrorCode.LOCK_SIZE_MISMATCH);
       } else if (keyTaken) {
@@ -631,7 +736,7 @@ class LockTableRandomizedTest {
           expected = Result.DONE;
         }
       }
-      return remember(new Command.Release(stamp, client, nextRequest(client), name, key));
+      return remember(new Command.Release(stamp, origin(client), name, key));
     }
 
     private Command renew(long stamp) {
@@ -641,11 +746,11 @@ class LockTableRandomizedTest {
       Command.Renew r;
       if (!all.isEmpty() && rnd.nextInt(10) < 8) {
         Holder x = pick(all);
-        r = new Command.Renew(stamp, client, nextRequest(client), x.name(), x.key(), lease);
+        r = new Command.Renew(stamp, origin(client), x.name(), x.key(), lease);
         expectKind = Result.Renewed.class;
       } else {
         String name = anyName();
-        r = new Command.Renew(stamp, client, nextRequest(client), name, "k" + rnd.nextInt(keyCounter + 1), lease);
+        r = new Command.Renew(stamp, origin(client), name, "k" + rnd.nextInt(keyCounter + 1), lease);
       }
       return remember(r);
     }
@@ -659,12 +764,13 @@ class LockTableRandomizedTest {
           names.add(anyName());
         }
       }
-      return remember(new Command.Flush(stamp, client, nextRequest(client), names));
+      return remember(new Command.Flush(stamp, origin(client), names, ""));
     }
 
     private Command openSession(long stamp) {
       String client = client();
-      return remember(new Command.OpenSession(stamp, client, nextRequest(client), 500 + 10 * rnd.nextInt(400), client));
+      return remember(new Command.OpenSession(stamp, origin(client), 1_000 + 10 * rnd.nextInt(400), client,
+          "secret-" + rnd.nextInt(1_000_000)));
     }
 
     private long someSession() {
@@ -682,7 +788,11 @@ class LockTableRandomizedTest {
       } else {
         expectKind = Result.SessionState.class;
       }
-      return new Command.KeepAlive(stamp, client, nextRequest(client), id);
+      // the precise mark: everything issued so far is settled but what is still in flight
+      long id2 = nextRequest(client);
+      Origin o = new Origin(client, id2, rnd.nextBoolean() ? 0 : id2 - 1);
+      return new Command.KeepAlive(stamp, o, id, h.keyOf(id), List.copyOf(inFlight.getOrDefault(client,
+          new TreeSet<>())));
     }
 
     private Command closeSession(long stamp) {
@@ -697,19 +807,46 @@ class LockTableRandomizedTest {
             names.add(x.name());
           }
         }
-        expected = new Result.Names(new ArrayList<>(names));
+        expected = new Result.Names(new ArrayList<>(names), names.size(), "");
       }
-      return remember(new Command.CloseSession(stamp, client, nextRequest(client), id));
+      return remember(new Command.CloseSession(stamp, origin(client), id, h.keyOf(id)));
     }
 
-    private Command cancel(long stamp) {
-      List<Waiter> all = allWaiters();
-      expected = Result.DONE;
-      if (!all.isEmpty() && rnd.nextInt(10) < 8) {
-        Waiter w = pick(all);
-        return new Command.CancelWait(stamp, w.clientId(), w.requestId());
+    /** The client gives up on a waiting request, on a granted one (a race), or on one never seen. */
+    private Command abandon(long stamp) {
+      List<Waiter> waiting = allWaiters();
+      List<Holder> granted = new ArrayList<>();
+      for (Holder x : allHolders()) {
+        if (!x.clientId().isEmpty()) {
+          granted.add(x);
+        }
       }
-      return new Command.CancelWait(stamp, client(), rnd.nextInt(50));
+      long upTo = rnd.nextInt(4) == 0 ? 1 : Long.MAX_VALUE; // a node ending attempt 1's call, or the client
+      int r = rnd.nextInt(10);
+      if (r < 5 && !waiting.isEmpty()) {
+        Waiter w = pick(waiting);
+        answeredLater(w.clientId(), w.requestId(), upTo);
+        return new Command.Abandon(stamp, Origin.of(w.clientId(), 0), w.requestId(), upTo);
+      }
+      if (r < 8 && !granted.isEmpty()) {
+        Holder x = pick(granted);
+        return new Command.Abandon(stamp, Origin.of(x.clientId(), 0), x.requestId(), upTo);
+      }
+      // a request the client issued earlier (a client never abandons an id it has not used yet)
+      String c = client();
+      long issuedSoFar = nextRequestId.getOrDefault(c, 0L);
+      if (issuedSoFar == 0) {
+        return new Command.Expire(stamp, Limits.EXPIRIES_PER_TICK_MAX);
+      }
+      expectKind = Result.Abandoned.class;
+      return new Command.Abandon(stamp, Origin.of(c, 0), 1 + rnd.nextLong(issuedSoFar), upTo);
+    }
+
+    /** An unconditional abandon answers the request (the client then settles it). */
+    private void answeredLater(String client, long requestId, long upTo) {
+      if (upTo == Long.MAX_VALUE) {
+        answered(client, requestId);
+      }
     }
 
     private Command invalid(long stamp) {
@@ -718,42 +855,55 @@ class LockTableRandomizedTest {
       switch (rnd.nextInt(7)) {
         case 0:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.Acquire(stamp, client, req, pick(List.of("", "x\u0000", "a".repeat(513), "\uD800")), 1, 0,
-              -1, false, 0, "", "k");
+          return new Command.Acquire(stamp, Origin.of(client, req), pick(List.of("", "x\u0000", "a".repeat(513),
+              "\uD800")), 1, 0, -1, false, 0, "", false, 0, 1, "", "k");
         case 1:
           expectFailure = Set.of(ErrorCode.INVALID_SIZE);
-          return new Command.Acquire(stamp, client, req, anyName(), pick(List.of(0L, -1L, 1_000_001L)), 0, -1,
-              rnd.nextBoolean(), 0, "", "k");
+          return new Command.Acquire(stamp, Origin.of(client, req), anyName(), pick(List.of(0L, -1L, 1_000_001L)), 0,
+              -1, rnd.nextBoolean(), 0, "", false, 0, 1, "", "k");
         case 2:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.Release(stamp, client, req, "bad\n", "k");
+          return new Command.Release(stamp, Origin.of(client, req), "bad\n", "k");
         case 3:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.Renew(stamp, client, req, anyName(), "k", pick(List.of(0L, -10L)));
+          return new Command.Renew(stamp, Origin.of(client, req), anyName(), "k", pick(List.of(0L, -10L)));
         case 4:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.OpenSession(stamp, client, req, pick(List.of(0L, 499L, 3_600_001L)), "");
+          return new Command.OpenSession(stamp, Origin.of(client, req), pick(List.of(0L, 999L, 3_600_001L)), "", "k");
         case 5:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.Flush(stamp, client, req, List.of(anyName(), ""));
+          return new Command.Flush(stamp, Origin.of(client, req), List.of(anyName(), ""), "");
         default:
           expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
-          return new Command.Acquire(stamp, client, req, anyName(), 1, -5, -1, false, 0, "", "k");
+          return new Command.Acquire(stamp, Origin.of(client, req), anyName(), 1, -5, -1, false, 0, "", false, 0, 1,
+              "", "k");
       }
     }
 
-    /** A retry of an earlier request whose answer the table still remembers (or that still waits). */
+    /**
+     * A retry of an earlier request: one that still waits, holds, or whose answer the table still remembers (it
+     * answers the same), or a late copy of one its client settled (refused).
+     */
     private Command replay(long stamp) {
       for (int attempt = 0; attempt < 5 && !issued.isEmpty(); attempt++) {
         Command c = issued.get(issued.size() - 1 - rnd.nextInt(Math.min(issued.size(), 200)));
-        Ref ref = new Ref(c.clientId(), c.requestId());
+        Ref ref = new Ref(c.origin().clientId(), c.origin().requestId());
         Waiter w = waitingByRef.get(ref);
+        Holder held = h.table.holderOf(ref.clientId(), ref.requestId());
         Recorder.StoredOutcome stored = h.rec.outcomes.get(ref);
-        if (w == null && stored == null) {
+        boolean acquire = c instanceof Command.Acquire;
+        if (acquire && w != null) {
+          expectKind = Result.Queued.class;
+        } else if (acquire && held != null) {
+          expectKind = Result.Granted.class;
+        } else if (stored != null) {
+          expected = stored.result();
+        } else if (settledByMarks(ref)) {
+          expectFailure = Set.of(ErrorCode.INVALID_ARGUMENT);
+        } else {
           continue;
         }
         isReplay = true;
-        expected = w != null ? new Result.Queued(w) : stored.result();
         return withNow(c, stamp);
       }
       return null;
@@ -761,18 +911,18 @@ class LockTableRandomizedTest {
 
     private static Command withNow(Command c, long now) {
       if (c instanceof Command.Acquire a) {
-        return new Command.Acquire(now, a.clientId(), a.requestId(), a.name(), a.size(), a.leaseMs(),
-            a.waitTimeoutMs(), a.tryOnly(), a.sessionId(), a.owner(), a.key());
+        return new Command.Acquire(now, a.origin(), a.name(), a.size(), a.leaseMs(), a.waitTimeoutMs(), a.tryOnly(),
+            a.sessionId(), a.sessionKey(), a.detached(), a.threadId(), a.attempt(), a.owner(), a.key());
       } else if (c instanceof Command.Release r) {
-        return new Command.Release(now, r.clientId(), r.requestId(), r.name(), r.key());
+        return new Command.Release(now, r.origin(), r.name(), r.key());
       } else if (c instanceof Command.Renew r) {
-        return new Command.Renew(now, r.clientId(), r.requestId(), r.name(), r.key(), r.leaseMs());
+        return new Command.Renew(now, r.origin(), r.name(), r.key(), r.leaseMs());
       } else if (c instanceof Command.Flush f) {
-        return new Command.Flush(now, f.clientId(), f.requestId(), f.names());
+        return new Command.Flush(now, f.origin(), f.names(), f.after());
       } else if (c instanceof Command.OpenSession o) {
-        return new Command.OpenSession(now, o.clientId(), o.requestId(), o.ttlMs(), o.owner());
+        return new Command.OpenSession(now, o.origin(), o.ttlMs(), o.owner(), o.key());
       } else if (c instanceof Command.CloseSession s) {
-        return new Command.CloseSession(now, s.clientId(), s.requestId(), s.sessionId());
+        return new Command.CloseSession(now, s.origin(), s.sessionId(), s.key());
       }
       throw new IllegalArgumentException("not retried: " + c);
     }

@@ -92,16 +92,16 @@ class LockTableRulesTest {
     List<Function<String, Command>> commands = List.of(
         n -> h.acquireCmd(n, 1, "k", 0, -1, false, 0),
         n -> h.acquireCmd(n, 1, "k", 0, -1, true, 0),
-        n -> new Command.Release(h.now, h.client, h.req(), n, "k-held"),
-        n -> new Command.Renew(h.now, h.client, h.req(), n, "k-held", 1_000),
-        n -> new Command.Flush(h.now, h.client, h.req(), List.of("held", n)));
+        n -> new Command.Release(h.now, h.origin(), n, "k-held"),
+        n -> new Command.Renew(h.now, h.origin(), n, "k-held", 1_000),
+        n -> new Command.Flush(h.now, h.origin(), List.of("held", n), ""));
     for (Function<String, Command> make : commands) {
       Command c = make.apply(name);
       Result.Failure f = rejectedWithoutChange(c, ErrorCode.INVALID_ARGUMENT);
       assertTrue(f.message().contains(messagePart), () -> c.getClass().getSimpleName() + ": message '"
           + f.message() + "' should mention " + messagePart);
     }
-    Result.Failure direct = LockTable.checkName(name);
+    Result.Failure direct = Validate.name(name);
     assertNotNull(direct);
     assertEquals(ErrorCode.INVALID_ARGUMENT, direct.code());
   }
@@ -109,7 +109,7 @@ class LockTableRulesTest {
   @ParameterizedTest
   @ValueSource(strings = {"a", "x/y:z", "名前", "emoji-\uD83D\uDE00", " spaces are fine "})
   void validNames(String name) {
-    assertNull(LockTable.checkName(name));
+    assertNull(Validate.name(name));
     granted(h.lock(name, "k"));
     assertTrue(h.table.isLocked(name));
   }
@@ -123,7 +123,7 @@ class LockTableRulesTest {
         repeat('€', 170) + "ab");
     for (String name : atLimit) {
       assertEquals(512, name.getBytes(StandardCharsets.UTF_8).length);
-      assertNull(LockTable.checkName(name), () -> "rejected a 512-byte name");
+      assertNull(Validate.name(name), () -> "rejected a 512-byte name");
       granted(h.lock(name, "k"));
       assertNotNull(h.table.getLock(name));
     }
@@ -184,7 +184,7 @@ class LockTableRulesTest {
     assertEquals(1, h.table.lockCount());
     assertTrue(h.rec.ops.contains("putLock x 1"));
     assertEquals(Result.DONE, h.unlock("x", "k"));
-    assertEquals(List.of("deleteHolder x/k", "deleteLock x"), h.rec.opsBesideMeta().subList(0, 2));
+    assertTrue(h.rec.opsBesideMeta().containsAll(List.of("deleteHolder x/k", "deleteLock x")), h.rec.ops.toString());
     assertNull(h.table.getLock("x"));
     assertFalse(h.table.isLocked("x"));
     assertEquals(0, h.table.lockCount());
@@ -244,8 +244,8 @@ class LockTableRulesTest {
     for (int i = 1; i <= 6; i++) {
       waiters.add(queued(h.lock("f", 1, "w" + i)));
     }
-    // cancel one in the middle: the rest keep their order
-    h.cancel(waiters.get(2).clientId(), waiters.get(2).requestId());
+    // abandon one in the middle: the rest keep their order
+    h.abandon(waiters.get(2).clientId(), waiters.get(2).requestId());
     List<String> order = new ArrayList<>();
     String current = "h0";
     while (h.table.getLock("f") != null) {
@@ -375,10 +375,10 @@ class LockTableRulesTest {
   void releaseErrors() {
     granted(h.lock("r", 1, "right"));
     h.now += 10;
-    Result.Failure wrong = rejectedWithoutChange(new Command.Release(h.now, h.client, h.req(), "r", "wrong"),
+    Result.Failure wrong = rejectedWithoutChange(new Command.Release(h.now, h.origin(), "r", "wrong"),
         ErrorCode.INVALID_KEY);
     assertTrue(wrong.message().contains("r"));
-    rejectedWithoutChange(new Command.Release(h.now, h.client, h.req(), "missing", "right"), ErrorCode.LOCK_NOT_FOUND);
+    rejectedWithoutChange(new Command.Release(h.now, h.origin(), "missing", "right"), ErrorCode.LOCK_NOT_FOUND);
     assertTrue(h.table.isLocked("r"));
     assertEquals(Result.DONE, h.unlock("r", "right"));
     assertEquals(List.of(new Released(h.rec.events(Released.class).get(0).holder(), ReleaseReason.UNLOCK)),
@@ -404,8 +404,9 @@ class LockTableRulesTest {
     assertEquals(List.of("b"), h.holderKeys("g"));
     assertEquals(0, h.table.getLock("g").waiters());
     assertNull(h.table.waiter(w.clientId(), w.requestId()));
-    // the waiter's request now answers with its grant
-    assertEquals(new Result.Granted(g.holder(), 1), h.table.outcome(w.clientId(), w.requestId()));
+    // the waiter's request now answers with its grant (its live hold, not a stored outcome)
+    assertEquals(g.holder(), h.table.holderOf(w.clientId(), w.requestId()));
+    assertNull(h.table.outcome(w.clientId(), w.requestId()));
     // event order: the release comes before the grant
     assertInstanceOf(Released.class, h.rec.events.get(0));
     assertInstanceOf(Granted.class, h.rec.events.get(1));
@@ -432,11 +433,11 @@ class LockTableRulesTest {
     Holder withLease = assertInstanceOf(Result.Renewed.class, h.renew("nolease", "k", 300)).holder();
     assertEquals(h.now + 300, withLease.expiresAtMs());
     // bad lease lengths
-    rejectedWithoutChange(new Command.Renew(h.now, h.client, h.req(), "l", "k", 0), ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Renew(h.now, h.client, h.req(), "l", "k", -5), ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Renew(h.now, h.client, h.req(), "l", "k", Limits.LEASE_MS_MAX + 1),
+    rejectedWithoutChange(new Command.Renew(h.now, h.origin(), "l", "k", 0), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Renew(h.now, h.origin(), "l", "k", -5), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Renew(h.now, h.origin(), "l", "k", Limits.LEASE_MS_MAX + 1),
         ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Renew(h.now, h.client, h.req(), "l", "other", 100), ErrorCode.INVALID_KEY);
+    rejectedWithoutChange(new Command.Renew(h.now, h.origin(), "l", "other", 100), ErrorCode.INVALID_KEY);
   }
 
   @Test
@@ -449,8 +450,8 @@ class LockTableRulesTest {
     assertEquals(List.of("keeper"), h.holderKeys("e"));
     // the lock still exists: the key no longer holds it
     failed(h.renew("e", "k", 1_000), ErrorCode.INVALID_KEY);
-    // the lock was deleted with its last holder
-    failed(h.renew("gone", "k", 1_000), ErrorCode.LOCK_NOT_FOUND);
+    // the lock was deleted with its last holder: still INVALID_KEY (the key lost it), as the contract says
+    failed(h.renew("gone", "k", 1_000), ErrorCode.INVALID_KEY);
     assertNull(h.table.getLock("gone"));
   }
 
@@ -558,16 +559,22 @@ class LockTableRulesTest {
     rejectedWithoutChange(h.acquireCmd("v", 1, "", 0, -1, false, 0), ErrorCode.INVALID_ARGUMENT);
     rejectedWithoutChange(h.acquireCmd("v", 1, "k".repeat(Limits.KEY_BYTES_MAX + 1), 0, -1, false, 0),
         ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Acquire(h.now, h.client, h.req(), "v", 1, 0, -1, false, 0,
+    rejectedWithoutChange(new Command.Acquire(h.now, h.origin(), "v", 1, 0, -1, false, 0, "", false, 0, 1,
         "o".repeat(Limits.OWNER_BYTES_MAX + 1), "k"), ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Acquire(h.now, "c".repeat(Limits.CLIENT_ID_BYTES_MAX + 1), 1, "v", 1, 0, -1,
-        false, 0, "", "k"), ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.Acquire(h.now, h.client, -1, "v", 1, 0, -1, false, 0, "", "k"),
-        ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Acquire(h.now, Origin.of("c".repeat(Limits.CLIENT_ID_BYTES_MAX + 1), 1), "v", 1,
+        0, -1, false, 0, "", false, 0, 1, "", "k"), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Acquire(h.now, Origin.of(h.client, -1), "v", 1, 0, -1, false, 0, "", false, 0,
+        1, "", "k"), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Acquire(h.now, h.origin(), "v", 1, 0, -1, false, 0, "", false, 0, -1, "",
+        "k"), ErrorCode.INVALID_ARGUMENT);
   }
 
+  // ------------------------------------------------------------------------------------------------
+  // Abandon: the client gave up on a request
+  // ------------------------------------------------------------------------------------------------
+
   @Test
-  void cancelWaitRemovesExactlyThatWaiter() {
+  void abandonRemovesExactlyThatWaiter() {
     granted(h.lock("c", 1, "h"));
     Command.Acquire c1 = h.acquireCmd("c", 1, "w1", 0, -1, false, 0);
     Command.Acquire c2 = h.acquireCmd("c", 1, "w2", 0, 10_000, false, 0);
@@ -575,24 +582,164 @@ class LockTableRulesTest {
     Waiter w1 = queued(h.apply(c1));
     Waiter w2 = queued(h.apply(c2));
     Waiter w3 = queued(h.apply(c3));
-    assertEquals(Result.DONE, h.cancel(c2.clientId(), c2.requestId()));
+    assertEquals(Result.AbandonOutcome.WAITER_REMOVED, Harness.abandoned(h.abandon(h.client, c2.origin().requestId())));
     assertEquals(List.of(new Removed(w2, ErrorCode.WAIT_CANCELLED)), h.rec.events);
-    assertEquals(List.of("deleteWaiter c#" + w2.seq()), h.rec.opsBesideMeta().subList(0, 1));
+    assertTrue(h.rec.opsBesideMeta().contains("deleteWaiter c#" + w2.seq()), h.rec.ops.toString());
     assertEquals(2, h.table.getLock("c").waiters());
-    assertEquals(w1, h.table.waiter(c1.clientId(), c1.requestId()));
-    assertEquals(w3, h.table.waiter(c3.clientId(), c3.requestId()));
-    assertEquals(Long.MAX_VALUE, h.table.nextDeadlineMs(), "the cancelled waiter's timeout must be gone");
+    assertEquals(w1, h.table.waiter(h.client, c1.origin().requestId()));
+    assertEquals(w3, h.table.waiter(h.client, c3.origin().requestId()));
+    assertEquals(Long.MAX_VALUE, h.table.nextDeadlineMs(), "the abandoned waiter's timeout must be gone");
     failed(h.replay(c2), ErrorCode.WAIT_CANCELLED);
-    // cancelling something that does not wait changes nothing
+    // abandoning it again, or what never was, changes no lock
     Harness.State before = h.state();
-    assertEquals(Result.DONE, h.cancel(c2.clientId(), c2.requestId()));
-    assertEquals(Result.DONE, h.cancel("nobody", 42));
-    assertEquals(before, h.state());
-    assertEquals(List.of(), h.rec.ops);
+    assertEquals(Result.AbandonOutcome.ALREADY_SETTLED, Harness.abandoned(h.abandon(h.client, c2.origin().requestId())));
+    assertEquals(before.locks(), h.state().locks());
     h.unlock("c", "h");
     assertEquals("w1", h.rec.events(Granted.class).get(0).holder().key());
     h.unlock("c", "w1");
     assertEquals("w3", h.rec.events(Granted.class).get(0).holder().key());
+  }
+
+  @Test
+  void abandonAfterTheGrantWonTheRaceReleasesTheGrantAndGrantsTheNext() {
+    granted(h.lock("race", 1, "h"));
+    Command.Acquire mine = h.acquireCmd("race", 1, "mine", 0, -1, false, 0);
+    queued(h.apply(mine));
+    queued(h.lock("race", 1, "next"));
+    // the grant is applied before the client's abandon arrives
+    h.unlock("race", "h");
+    Holder won = h.rec.events(Granted.class).get(0).holder();
+    assertEquals("mine", won.key());
+    assertEquals(Result.AbandonOutcome.GRANT_RELEASED, Harness.abandoned(h.abandon(h.client, mine.origin().requestId())));
+    assertEquals(ReleaseReason.ABANDONED, h.rec.events(Released.class).get(0).reason());
+    assertEquals(List.of("next"), h.holderKeys("race"), "the next waiter is granted in the same step");
+    assertNull(h.table.holderOf(h.client, mine.origin().requestId()));
+    // the request now answers that it was abandoned: a retry does not get the released grant back
+    failed(h.replay(mine), ErrorCode.WAIT_CANCELLED);
+    assertEquals(List.of("next"), h.holderKeys("race"));
+  }
+
+  @Test
+  void anAbandonThatOvertakesItsRequestRefusesTheRequestWhenItArrives() {
+    granted(h.lock("late", 1, "h"));
+    Command.Acquire slow = h.acquireCmd("late", 1, "w", 0, -1, false, 0);
+    assertEquals(Result.AbandonOutcome.NOT_SEEN, Harness.abandoned(h.abandon(h.client, slow.origin().requestId())));
+    failed(h.apply(slow), ErrorCode.WAIT_CANCELLED);
+    assertEquals(0, h.table.waiterCount());
+    // a tryLock overtaken by its abandon is refused too, even when the lock is free
+    h.unlock("late", "h");
+    Command.Acquire t = h.acquireCmd("late", 1, "t", 0, -1, true, 0);
+    h.abandon(h.client, t.origin().requestId());
+    failed(h.apply(t), ErrorCode.WAIT_CANCELLED);
+    assertFalse(h.table.isLocked("late"));
+  }
+
+  @Test
+  void anAbandonOfAnOlderAttemptLeavesTheNewerAttemptAlone() {
+    long s = session(h.openSession(10_000)).id();
+    granted(h.lock("a", 1, "h"));
+    Origin o = h.origin();
+    Command.Acquire try1 = h.acquireCmd(o, "a", 1, "w", 0, -1, false, 0, false, 0, 1);
+    Command.Acquire try2 = h.acquireCmd(o, "a", 1, "w", 0, -1, false, 0, false, 0, 2);
+    queued(h.apply(try1));
+    // the client re-sends through another node: same request, attempt 2, re-attaches (no new waiter)
+    Waiter w = queued(h.apply(try2));
+    assertEquals(2, w.attempt());
+    assertEquals(1, h.table.waiterCount());
+    // the first node's call ends and it abandons its try: attempt 1 no longer decides
+    Result r = h.apply(new Command.Abandon(h.now, Origin.of(h.client, 0), o.requestId(), 1));
+    assertEquals(Result.AbandonOutcome.NEWER_ATTEMPT, Harness.abandoned(r));
+    assertEquals(w, h.table.waiter(h.client, o.requestId()));
+    // granted; an abandon of attempt 1 still leaves the grant, attempt 2's abandon releases it
+    h.unlock("a", "h");
+    assertEquals("w", h.rec.events(Granted.class).get(0).holder().key());
+    assertEquals(Result.AbandonOutcome.NEWER_ATTEMPT,
+        Harness.abandoned(h.apply(new Command.Abandon(h.now, Origin.of(h.client, 0), o.requestId(), 1))));
+    assertTrue(h.table.isLocked("a"));
+    assertEquals(Result.AbandonOutcome.GRANT_RELEASED,
+        Harness.abandoned(h.apply(new Command.Abandon(h.now, Origin.of(h.client, 0), o.requestId(), 2))));
+    assertFalse(h.table.isLocked("a"));
+    assertNotNull(h.table.session(s));
+    // a conditional abandon of a request never seen leaves no trace: its newer try may still arrive
+    Origin o2 = h.origin();
+    assertEquals(Result.AbandonOutcome.NOT_SEEN,
+        Harness.abandoned(h.apply(new Command.Abandon(h.now, Origin.of(h.client, 0), o2.requestId(), 3))));
+    granted(h.apply(h.acquireCmd(o2, "a", 1, "w2", 0, -1, false, 0, false, 0, 4)));
+  }
+
+  @Test
+  void aReSentAcquireReattachesToItsGrantAndRaisesItsAttempt() {
+    Origin o = h.origin();
+    Holder first = granted(h.apply(h.acquireCmd(o, "g", 1, "k", 0, -1, false, 0, false, 0, 1)));
+    Holder again = granted(h.apply(h.acquireCmd(o, "g", 1, "k", 0, -1, false, 0, false, 0, 3)));
+    assertEquals(first.token(), again.token());
+    assertEquals(3, again.attempt());
+    assertEquals(1, h.table.holderCount());
+    // a retry must repeat its request: the same id for another lock is refused
+    failed(h.apply(h.acquireCmd(o, "other", 1, "k", 0, -1, false, 0, false, 0, 4)), ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void abandonNeedsTheClientAndTheRequest() {
+    rejectedWithoutChange(new Command.Abandon(h.now, Origin.of("", 0), 5, Long.MAX_VALUE), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Abandon(h.now, Origin.of("c", 0), 0, Long.MAX_VALUE), ErrorCode.INVALID_ARGUMENT);
+    // one client cannot abandon another's request: the client id is part of the request's identity
+    granted(h.lock("mine", 1, "h"));
+    Command.Acquire w = h.acquireCmd("mine", 1, "w", 0, -1, false, 0);
+    queued(h.apply(w));
+    h.abandon("someone-else", w.origin().requestId());
+    assertEquals(1, h.table.waiterCount());
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Superseding and detached holds
+  // ------------------------------------------------------------------------------------------------
+
+  @Test
+  void aNewerAcquireOfTheSameSessionAndThreadSupersedesItsOlderWaiter() {
+    long s = session(h.openSession(10_000)).id();
+    granted(h.lock("sup", 1, "h"));
+    Command.Acquire old = h.acquireCmd(h.origin(), "sup", 1, "old", 0, -1, false, s, false, 7, 1);
+    Waiter oldWaiter = queued(h.apply(old));
+    Command.Acquire otherThread = h.acquireCmd(h.origin(), "sup", 1, "t8", 0, -1, false, s, false, 8, 1);
+    queued(h.apply(otherThread));
+    Command.Acquire newer = h.acquireCmd(h.origin(), "sup", 1, "new", 0, -1, false, s, false, 7, 1);
+    Waiter w = queued(h.apply(newer));
+    assertEquals(List.of(new Removed(oldWaiter, ErrorCode.WAIT_CANCELLED)), h.rec.events);
+    assertEquals(2, h.table.getLock("sup").waiters(), "thread 8's waiter stays; thread 7 has one waiter");
+    failed(h.replay(old), ErrorCode.WAIT_CANCELLED);
+    h.unlock("sup", "h");
+    assertEquals("t8", h.rec.events(Granted.class).get(0).holder().key(), "the newer waiter queues at the back");
+    assertEquals(w, h.table.waiter(h.client, newer.origin().requestId()));
+    // thread 0 never supersedes: two async waits of one thread both stay
+    Command.Acquire a0 = h.acquireCmd(h.origin(), "sup", 1, "a0", 0, -1, false, s, false, 0, 1);
+    Command.Acquire b0 = h.acquireCmd(h.origin(), "sup", 1, "b0", 0, -1, false, s, false, 0, 1);
+    queued(h.apply(a0));
+    queued(h.apply(b0));
+    assertEquals(3, h.table.getLock("sup").waiters());
+  }
+
+  @Test
+  void aDetachedHoldOutlivesTheSessionThatTiedItsWait() {
+    long s = session(h.openSession(1_000)).id();
+    granted(h.lock("rate", 1, "h"));
+    Command.Acquire d = h.acquireCmd(h.origin(), "rate", 1, "d", 5_000, -1, false, s, true, 0, 1);
+    Waiter w = queued(h.apply(d));
+    assertTrue(w.detached());
+    h.unlock("rate", "h");
+    Holder granted = h.rec.events(Granted.class).get(0).holder();
+    assertEquals(0, granted.sessionId(), "the hold is not tied to the session");
+    assertEquals(h.now + 5_000, granted.expiresAtMs());
+    assertEquals(List.of(), names(h.closeSession(s)));
+    assertTrue(h.table.isLocked("rate"), "the hold stands alone until its lease ends");
+    // while waiting, though, the session's end removes a detached waiter
+    long s2 = session(h.openSession(1_000)).id();
+    queued(h.apply(h.acquireCmd(h.origin(), "rate", 1, "d2", 5_000, -1, false, s2, true, 0, 1)));
+    h.closeSession(s2);
+    assertEquals(0, h.table.waiterCount());
+    // detached without a session means nothing: a plain sessionless request
+    Holder plain = granted(h.apply(h.acquireCmd(h.origin(), "plain", 1, "p", 0, -1, false, 0, true, 0, 1)));
+    assertEquals(0, plain.sessionId());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -610,13 +757,31 @@ class LockTableRulesTest {
     Session kept = session(h.keepAlive(s.id()));
     assertEquals(h.now + 2_000, kept.expiresAtMs());
     assertEquals(kept, h.table.session(s.id()));
-    rejectedWithoutChange(new Command.OpenSession(h.now, h.client, h.req(), Limits.SESSION_TTL_MS_MIN - 1, ""),
+    rejectedWithoutChange(new Command.OpenSession(h.now, h.origin(), Limits.SESSION_TTL_MS_MIN - 1, "", "key"),
         ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.OpenSession(h.now, h.client, h.req(), Limits.SESSION_TTL_MS_MAX + 1, ""),
+    rejectedWithoutChange(new Command.OpenSession(h.now, h.origin(), 999, "", "key"), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.OpenSession(h.now, h.origin(), Limits.SESSION_TTL_MS_MAX + 1, "", "key"),
         ErrorCode.INVALID_ARGUMENT);
-    rejectedWithoutChange(new Command.KeepAlive(h.now, h.client, h.req(), 999_999), ErrorCode.SESSION_EXPIRED);
-    rejectedWithoutChange(new Command.CloseSession(h.now, h.client, h.req(), 999_999), ErrorCode.SESSION_EXPIRED);
+    rejectedWithoutChange(new Command.OpenSession(h.now, h.origin(), 2_000, "", ""), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.KeepAlive(h.now, h.origin(), 999_999, "k", List.of()), ErrorCode.SESSION_EXPIRED);
+    rejectedWithoutChange(new Command.CloseSession(h.now, h.origin(), 999_999, "k"), ErrorCode.SESSION_EXPIRED);
     rejectedWithoutChange(h.acquireCmd("x", 1, "k", 0, -1, false, 999_999), ErrorCode.SESSION_EXPIRED);
+  }
+
+  @Test
+  void onlyTheHolderOfTheSessionKeyMayUseKeepAliveOrCloseTheSession() {
+    Session s = session(h.openSession(2_000));
+    granted(h.lockInSession("kept", 1, "k", s.id()));
+    for (Command c : List.of(
+        new Command.KeepAlive(h.now, h.origin(), s.id(), "guessed", List.of()),
+        new Command.CloseSession(h.now, h.origin(), s.id(), "guessed"),
+        new Command.Acquire(h.now, h.origin(), "x", 1, 0, -1, false, s.id(), "guessed", false, 0, 1, "", "k2"))) {
+      Result.Failure f = rejectedWithoutChange(c, ErrorCode.PERMISSION_DENIED);
+      assertTrue(f.message().contains("session_key"), f.message());
+    }
+    rejectedWithoutChange(new Command.Acquire(h.now, h.origin(), "x", 1, 0, -1, false, s.id(), "", false, 0, 1, "",
+        "k2"), ErrorCode.INVALID_ARGUMENT);
+    assertEquals(List.of("kept"), names(h.closeSession(s.id())));
   }
 
   /** Sets up session s holding "a" and "b", waiting on "c"; another client waits behind s on "a". */
@@ -649,13 +814,15 @@ class LockTableRulesTest {
     assertEquals(List.of("next-a", "next-b"),
         h.rec.events(Granted.class).stream().map(g -> g.holder().key()).sorted().toList());
     for (LockView v : h.table.list("", "", 100)) {
-      for (Holder holder : v.holders()) {
+      for (Holder holder : h.table.getLock(v.name()).holders()) {
         assertTrue(holder.sessionId() != s);
       }
     }
-    failed(h.lockInSession("z", 1, "k", s), ErrorCode.SESSION_EXPIRED);
-    failed(h.keepAlive(s), ErrorCode.SESSION_EXPIRED);
-    failed(h.closeSession(s), ErrorCode.SESSION_EXPIRED);
+    String key = "whatever";
+    failed(h.apply(new Command.Acquire(h.now, h.origin(), "z", 1, 0, -1, false, s, key, false, 0, 1, "", "k")),
+        ErrorCode.SESSION_EXPIRED);
+    failed(h.apply(new Command.KeepAlive(h.now, h.origin(), s, key, List.of())), ErrorCode.SESSION_EXPIRED);
+    failed(h.apply(new Command.CloseSession(h.now, h.origin(), s, key)), ErrorCode.SESSION_EXPIRED);
   }
 
   @Test
@@ -705,6 +872,21 @@ class LockTableRulesTest {
     assertEquals(0, h.table.waiterCount());
   }
 
+  @Test
+  void endingASessionCostsWhatItHoldsNotTheQueuesItWaitsIn() {
+    granted(h.lock("long", 1, "h"));
+    for (int i = 0; i < 200; i++) {
+      queued(h.lock("long", 1, "w" + i));
+    }
+    long s = session(h.openSession(1_000)).id();
+    queued(h.lockInSession("long", 1, "mine", s));
+    h.closeSession(s);
+    // exactly one waiter removed, and only its own records touched
+    assertEquals(1, h.rec.events(Removed.class).size());
+    assertEquals(200, h.table.getLock("long").waiters());
+    assertTrue(h.rec.opsBesideMeta().stream().noneMatch(op -> op.startsWith("putWaiter")), h.rec.ops.toString());
+  }
+
   // ------------------------------------------------------------------------------------------------
   // Flush
   // ------------------------------------------------------------------------------------------------
@@ -743,13 +925,32 @@ class LockTableRulesTest {
     granted(h.lock("x", 3, "x1"));
     Result r = h.flush();
     assertEquals(List.of("x", "y", "z"), names(r));
+    assertEquals("", ((Result.Names) r).resumeAfter());
     assertEquals(List.of("y2"), h.holderKeys("y"));
     assertEquals(1, h.table.lockCount());
-    rejectedWithoutChange(new Command.Flush(h.now, h.client, h.req(), List.of("ok", "")), ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.Flush(h.now, h.origin(), List.of("ok", ""), ""), ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void aFlushOfEveryLockGoesInPagesAndRepliesCountWhatTheyDoNotList() {
+    int n = Limits.FLUSH_LOCKS_PER_ENTRY + Limits.REPLY_NAMES_MAX / 2;
+    for (int i = 0; i < n; i++) {
+      granted(h.lock(String.format("p%05d", i), 1, "k"));
+    }
+    Result.Names first = assertInstanceOf(Result.Names.class, h.flush());
+    assertEquals(Limits.FLUSH_LOCKS_PER_ENTRY, first.total());
+    assertEquals(Limits.REPLY_NAMES_MAX, first.names().size());
+    assertEquals(String.format("p%05d", Limits.FLUSH_LOCKS_PER_ENTRY - 1), first.resumeAfter());
+    assertEquals(n - Limits.FLUSH_LOCKS_PER_ENTRY, h.table.lockCount());
+    Result.Names rest = assertInstanceOf(Result.Names.class,
+        h.apply(new Command.Flush(h.now, h.origin(), List.of(), first.resumeAfter())));
+    assertEquals(n - Limits.FLUSH_LOCKS_PER_ENTRY, rest.total());
+    assertEquals("", rest.resumeAfter());
+    assertEquals(0, h.table.lockCount());
   }
 
   // ------------------------------------------------------------------------------------------------
-  // Refresh (new leader)
+  // Refresh (new leader) and the term of expiries
   // ------------------------------------------------------------------------------------------------
 
   @Test
@@ -764,7 +965,8 @@ class LockTableRulesTest {
     Waiter w = queued(h.lockWait("held", 1, "w", 3_000));
 
     h.now = t0 + 900;
-    h.refresh();
+    h.newLeader();
+    assertEquals(List.of("putMeta"), h.rec.ops, "a Refresh writes no holder or session: O(1)");
     assertEquals(t0 + 900 + 1_000, h.holder("l1", "k").expiresAtMs());
     assertEquals(t0 + 900 + 10_000, h.holder("l2", "k").expiresAtMs());
     assertEquals(0, h.holder("nolease", "k").expiresAtMs());
@@ -774,17 +976,70 @@ class LockTableRulesTest {
 
     // a refresh stamped earlier than the table's clock runs at the table's clock: it shortens nothing
     Harness.State before = h.state();
-    h.apply(new Command.Refresh(t0));
-    assertEquals(before, h.state());
-    assertEquals(List.of(), h.rec.ops);
-    // a refresh at the same time changes nothing either
-    h.refresh();
-    assertEquals(before, h.state());
+    h.apply(new Command.Refresh(t0, Capacity.DEFAULT));
+    assertEquals(before.locks(), h.state().locks());
+    // the old deadline comes due: the Expire moves it to the refreshed one instead of ending the hold
+    h.expireAt(t0 + 1_000);
+    assertTrue(h.table.isLocked("l1"));
+    assertEquals(List.of(), h.rec.events(Released.class));
+    assertTrue(h.rec.ops.contains("putHolder l1/k"), h.rec.ops.toString());
     // and the refreshed deadlines hold: an expire just before them does nothing
     h.expireAt(t0 + 900 + 999);
     assertTrue(h.table.isLocked("l1"));
     h.expireAt(t0 + 900 + 1_000);
     assertFalse(h.table.isLocked("l1"));
+    assertNotNull(h.table.session(s));
+    h.expireAt(t0 + 900 + 2_000);
+    assertNull(h.table.session(s));
+  }
+
+  @Test
+  void anExpireIsAppliedOnlyInTheTermOfTheLastRefresh() {
+    granted(h.lockLeased("t", 1, "k", 100));
+    h.now += 100;
+    // a new term whose Refresh is not applied yet: an Expire of that term is refused
+    h.term = 5;
+    Result.Failure f = failed(h.expire(), ErrorCode.INVALID_ARGUMENT);
+    assertTrue(f.message().contains("Refresh"), f.message());
+    assertTrue(h.table.isLocked("t"));
+    h.refresh();
+    assertEquals(5, h.table.meta().refreshedTerm());
+    // the refresh guarantees the lease until its own time + lease
+    h.expire();
+    assertTrue(h.table.isLocked("t"));
+    h.now += 100;
+    h.expire();
+    assertFalse(h.table.isLocked("t"));
+    // an Expire of an older term (a deposed leader's, appended late) is refused after the newer Refresh
+    granted(h.lockLeased("t2", 1, "k", 100));
+    h.now += 100;
+    h.term = 4;
+    failed(h.expire(), ErrorCode.INVALID_ARGUMENT);
+    assertTrue(h.table.isLocked("t2"));
+  }
+
+  @Test
+  void aRefreshCarriesTheCapacityEveryReplicaApplies() {
+    Capacity small = new Capacity(2, 3, 1, 2, 1, 3, 5, 1_000);
+    h.apply(new Command.Refresh(h.now, small));
+    assertEquals(small, h.table.meta().capacity());
+    granted(h.lock("a", 2, "a1"));
+    granted(h.lock("b", 1, "b1"));
+    failed(h.lock("c", 1, "c1"), ErrorCode.LIMIT_EXCEEDED); // locks
+    granted(h.lock("a", 2, "a2"));
+    queued(h.lock("a", 2, "w1"));
+    failed(h.lock("a", 2, "w2"), ErrorCode.LIMIT_EXCEEDED); // waiters per lock
+    queued(h.lock("b", 1, "w3"));
+    failed(h.lock("b", 1, "w4"), ErrorCode.LIMIT_EXCEEDED); // waiters per lock on b too
+    session(h.openSession(2_000));
+    failed(h.openSession(2_000), ErrorCode.LIMIT_EXCEEDED); // sessions
+    h.unlock("b", "b1"); // w3 is granted: 4 holders is more than holders.max 3, but a waiter already has its place
+    assertEquals(List.of("w3"), h.holderKeys("b"));
+    h.unlock("b", "w3");
+    failed(h.lock("b", 1, "new"), ErrorCode.LIMIT_EXCEEDED); // holders (a1, a2, w1)... and the lock count
+    // a Refresh without capacity keeps the bounds in force
+    h.apply(new Command.Refresh(h.now, null));
+    assertEquals(small, h.table.meta().capacity());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -813,7 +1068,7 @@ class LockTableRulesTest {
   }
 
   // ------------------------------------------------------------------------------------------------
-  // Idempotency
+  // Idempotency and settling
   // ------------------------------------------------------------------------------------------------
 
   @Test
@@ -831,9 +1086,8 @@ class LockTableRulesTest {
     assertEquals(1, h.table.holderCount());
     // even after the holder released, the retry answers with the original grant and does not re-acquire
     h.unlock("i", "k1");
-    assertEquals(first, h.replay(a));
+    assertEquals(holder.token(), granted(h.replay(a)).token());
     assertNull(h.table.getLock("i"));
-    assertEquals(holder.token(), ((Result.Granted) h.table.outcome(a.clientId(), a.requestId())).holder().token());
   }
 
   @Test
@@ -864,7 +1118,7 @@ class LockTableRulesTest {
   @Test
   void replayedReleaseDoesNotReleaseALaterHolder() {
     granted(h.lock("r", 1, "same-key"));
-    Command.Release rel = new Command.Release(h.now, h.client, h.req(), "r", "same-key");
+    Command.Release rel = new Command.Release(h.now, h.origin(), "r", "same-key");
     assertEquals(Result.DONE, h.apply(rel));
     Holder later = granted(h.lock("r", 1, "same-key")); // a later holder (with the same key)
     assertEquals(Result.DONE, h.replay(rel));
@@ -875,13 +1129,13 @@ class LockTableRulesTest {
   @Test
   void replayedRenewAndFlushAndCloseReturnTheOriginalOutcome() {
     granted(h.lockLeased("r", 1, "k", 1_000));
-    Command.Renew renew = new Command.Renew(h.now, h.client, h.req(), "r", "k", 2_000);
+    Command.Renew renew = new Command.Renew(h.now, h.origin(), "r", "k", 2_000);
     Result renewed = h.apply(renew);
     h.now += 500;
     assertEquals(renewed, h.replay(renew));
     assertEquals(((Result.Renewed) renewed).holder(), h.holder("r", "k"), "the retry did not extend again");
 
-    Command.Flush flush = new Command.Flush(h.now, h.client, h.req(), List.of());
+    Command.Flush flush = new Command.Flush(h.now, h.origin(), List.of(), "");
     assertEquals(List.of("r"), names(h.apply(flush)));
     granted(h.lock("r2", 1, "k"));
     assertEquals(List.of("r"), names(h.replay(flush)));
@@ -889,67 +1143,156 @@ class LockTableRulesTest {
 
     long s = session(h.openSession(1_000)).id();
     granted(h.lockInSession("s", 1, "k", s));
-    Command.CloseSession close = new Command.CloseSession(h.now, h.client, h.req(), s);
+    Command.CloseSession close = new Command.CloseSession(h.now, h.origin(), s, h.keyOf(s));
     assertEquals(List.of("s"), names(h.apply(close)));
     assertEquals(List.of("s"), names(h.replay(close)));
   }
 
   @Test
   void replayedOpenSessionReturnsTheSameSession() {
-    Command.OpenSession open = new Command.OpenSession(h.now, h.client, h.req(), 1_000, "o");
+    Command.OpenSession open = new Command.OpenSession(h.now, h.origin(), 1_000, "o", "secret");
     Session s = session(h.apply(open));
     h.now += 10;
     Session again = session(h.replay(open));
     assertEquals(s.id(), again.id());
+    assertEquals("secret", again.key(), "the retry gets the same session key back");
     assertEquals(1, h.table.sessionCount());
     assertEquals(List.of(), h.rec.opsBesideMeta());
   }
 
   @Test
   void differentClientsWithTheSameRequestIdAreDistinct() {
-    Command.Acquire a = new Command.Acquire(h.now, "A", 7, "d", 2, 0, -1, false, 0, "", "ka");
-    Command.Acquire b = new Command.Acquire(h.now, "B", 7, "d", 2, 0, -1, false, 0, "", "kb");
-    granted(h.apply(a));
-    granted(h.apply(b));
+    granted(h.apply(h.acquireCmd(Origin.of("A", 7), "d", 2, "ka", 0, -1, false, 0, false, 0, 1)));
+    granted(h.apply(h.acquireCmd(Origin.of("B", 7), "d", 2, "kb", 0, -1, false, 0, false, 0, 1)));
     assertEquals(2, h.table.holderCount());
   }
 
   @Test
-  void outcomesArePrunedAfterTheRetentionButQueuedWaitersAreKept() {
+  void aSettleMarkForgetsOutcomesAndRefusesLateCopies() {
+    long s = session(h.openSession(10_000)).id(); // the client has a live session: its outcomes wait for its marks
+    Command.Acquire t1 = h.acquireCmd("m", 1, "k1", 0, -1, true, 0);
+    granted(h.apply(t1));
+    Command.Release r2 = new Command.Release(h.now, h.origin(), "m", "k1");
+    assertEquals(Result.DONE, h.apply(r2));
+    assertEquals(3, h.table.outcomeCount(), "open session, the grant released, the release");
+    // the next request says: everything up to r2 is settled
+    long next = h.req();
+    granted(h.apply(h.acquireCmd(new Origin(h.client, next, r2.origin().requestId()), "m", 1, "k3", 0, -1, true, 0,
+        false, 0, 1)));
+    assertEquals(0, h.table.outcomeCount());
+    assertTrue(h.rec.ops.contains("deleteOutcome " + h.client + ":" + r2.origin().requestId()), h.rec.ops.toString());
+    // a late copy of a settled request is refused, not applied again
+    Result.Failure late = failed(h.replay(t1), ErrorCode.INVALID_ARGUMENT);
+    assertTrue(late.message().contains("settled"), late.message());
+    failed(h.replay(r2), ErrorCode.INVALID_ARGUMENT);
+    assertEquals(List.of("k3"), h.holderKeys("m"));
+    // a mark never covers the request that carries it
+    Origin self = new Origin(h.client, h.req(), Long.MAX_VALUE);
+    notAcquired(h.apply(h.acquireCmd(self, "m", 1, "k4", 0, -1, true, 0, false, 0, 1)));
+    assertNotNull(h.table.outcome(h.client, self.requestId()));
+    assertNotNull(h.table.session(s));
+  }
+
+  @Test
+  void aKeepAliveSettlesPreciselyAroundALongWait() {
+    long s = session(h.openSession(10_000)).id();
+    granted(h.lock("busy", 1, "h"));
+    Command.Acquire longWait = h.acquireCmd("busy", 1, "w", 0, -1, false, s);
+    queued(h.apply(longWait));
+    List<Long> tries = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Command.Acquire t = h.acquireCmd("free" + i, 1, "k", 0, -1, true, 0);
+      granted(h.apply(t));
+      Command.Release r = new Command.Release(h.now, h.origin(), "free" + i, "k");
+      h.apply(r);
+      tries.add(r.origin().requestId());
+    }
+    long before = h.table.outcomeCount();
+    assertTrue(before >= 10, "outcomes of the tries: " + before);
+    long last = tries.get(tries.size() - 1);
+    h.apply(new Command.KeepAlive(h.now, new Origin(h.client, h.req(), last), s, h.keyOf(s),
+        List.of(longWait.origin().requestId())));
+    assertEquals(0, h.table.outcomeCount(), "all settled except the long wait, which has no outcome yet");
+    // the long wait is still unsettled: it can time out and its retry gets the timeout
+    h.apply(new Command.Abandon(h.now, Origin.of(h.client, 0), longWait.origin().requestId(), Long.MAX_VALUE));
+    failed(h.replay(longWait), ErrorCode.WAIT_CANCELLED);
+    // but a settled try is refused as a late copy
+    failed(h.apply(new Command.Release(h.now, Origin.of(h.client, tries.get(0)), "free0", "k")),
+        ErrorCode.INVALID_ARGUMENT);
+    rejectedWithoutChange(new Command.KeepAlive(h.now, h.origin(), s, h.keyOf(s),
+        java.util.Collections.nCopies(Limits.UNSETTLED_IDS_MAX + 1, 1L)), ErrorCode.INVALID_ARGUMENT);
+  }
+
+  @Test
+  void aClientWithASessionMayLeaveOnlySoManyOutcomesUnsettled() {
+    h.apply(new Command.Refresh(h.now, new Capacity(100, 100, 10, 100, 10, 3, 100, 60_000)));
+    session(h.openSession(10_000)); // outcome 1
+    granted(h.tryLock("x", 1, "a"));
+    h.unlock("x", "a"); // outcomes 2, 3
+    Result.Failure f = failed(h.tryLock("y", 1, "b"), ErrorCode.LIMIT_EXCEEDED);
+    assertTrue(f.message().contains("settled_up_to"), f.message());
+    // a release is never refused for it, and a mark frees room
+    granted(h.apply(h.acquireCmd(new Origin(h.client, h.req(), h.nextRequestId - 2), "y", 1, "b", 0, -1, true, 0,
+        false, 0, 1)));
+  }
+
+  @Test
+  void outcomesOfAClientWithoutASessionAgeOutButWaitersAreKept() {
+    h.apply(new Command.Refresh(h.now, new Capacity(100, 100, 10, 100, 10, 3, 100, 60_000)));
     long t0 = h.now;
     granted(h.lock("o", 1, "h"));
+    Command.Acquire try1 = h.acquireCmd("o", 1, "t", 0, -1, true, 0);
+    notAcquired(h.apply(try1));
     Command.Acquire waiting = h.acquireCmd("o", 1, "w", 0, -1, false, 0);
     Waiter w = queued(h.apply(waiting));
-    assertEquals(1, h.table.outcomeCount());
-    String grantClient = h.client;
-    long grantRequest = waiting.requestId() - 1; // the request that got "h"
-    assertNotNull(h.table.outcome(grantClient, grantRequest));
-
-    h.expireAt(t0 + Limits.OUTCOME_RETENTION_MS);
+    assertEquals(1, h.table.outcomeCount(), "the try's answer (a live hold and a waiter need none)");
+    h.expireAt(t0 + 60_000);
     assertEquals(1, h.table.outcomeCount(), "kept exactly at the retention");
-    assertFalse(h.table.hasExpiryDue(t0 + Limits.OUTCOME_RETENTION_MS));
-    assertTrue(h.table.hasExpiryDue(t0 + Limits.OUTCOME_RETENTION_MS + 1));
-    h.expireAt(t0 + Limits.OUTCOME_RETENTION_MS + 1);
+    assertFalse(h.table.hasExpiryDue(t0 + 60_000));
+    assertTrue(h.table.hasExpiryDue(t0 + 60_001));
+    h.expireAt(t0 + 60_001);
     assertEquals(0, h.table.outcomeCount());
-    assertNull(h.table.outcome(grantClient, grantRequest));
-    assertTrue(h.rec.ops.contains("deleteOutcome " + grantClient + ":" + grantRequest), h.rec.ops.toString());
+    assertNull(h.table.outcome(h.client, try1.origin().requestId()));
     // the waiter is still found by its request id
     assertEquals(w, queued(h.replay(waiting)));
     assertEquals(List.of("h"), h.holderKeys("o"));
   }
 
   @Test
-  void outcomePruningIsBoundedByMaxItems() {
-    for (int i = 0; i < 5; i++) {
-      granted(h.lock("p" + i, 1, "k"));
+  void sessionlessOutcomesAreBoundedAndTheOldestIsForgottenFirst() {
+    h.apply(new Command.Refresh(h.now, new Capacity(100, 100, 10, 100, 10, 3, 4, 60_000)));
+    List<Command.Acquire> tries = new ArrayList<>();
+    granted(h.lock("full", 1, "h"));
+    for (int i = 0; i < 6; i++) {
+      h.client = "client-" + i;
+      h.now += 1;
+      Command.Acquire t = h.acquireCmd("full", 1, "t" + i, 0, -1, true, 0);
+      notAcquired(h.apply(t));
+      tries.add(t);
     }
-    assertEquals(5, h.table.outcomeCount());
-    h.now += Limits.OUTCOME_RETENTION_MS + 1;
-    h.apply(new Command.Expire(h.now, 3));
-    assertEquals(2, h.table.outcomeCount());
-    h.expire();
+    assertTrue(h.table.outcomeCount() <= 4, "outcomes " + h.table.outcomeCount());
+    assertNull(h.table.outcome("client-0", tries.get(0).origin().requestId()));
+    assertNotNull(h.table.outcome("client-5", tries.get(5).origin().requestId()));
+  }
+
+  @Test
+  void aSessionsEndAgesItsClientsOutcomesAndAnIdleClientIsForgotten() {
+    long t0 = h.now;
+    long s = session(h.openSession(1_000)).id();
+    granted(h.tryLock("a", 1, "k"));
+    h.unlock("a", "k");
+    long kept = h.table.outcomeCount();
+    assertEquals(3, kept);
+    h.now = t0 + 10;
+    h.closeSession(s);
+    // kept for the sessionless retention from the end, then forgotten with the client's marks
+    h.expireAt(t0 + 10 + Capacity.DEFAULT.sessionlessOutcomeRetentionMs());
+    assertEquals(4, h.table.outcomeCount(), "three aged outcomes and the close's own answer");
+    h.expireAt(t0 + 11 + Capacity.DEFAULT.sessionlessOutcomeRetentionMs());
     assertEquals(0, h.table.outcomeCount());
-    assertEquals(5, h.table.lockCount(), "pruning outcomes releases nothing");
+    assertEquals(1, h.table.clientCount(), "idle: marks kept for the retention");
+    h.expireAt(t0 + 12 + 2 * Capacity.DEFAULT.sessionlessOutcomeRetentionMs());
+    assertEquals(0, h.table.clientCount());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -972,17 +1315,15 @@ class LockTableRulesTest {
   @Test
   void aWaitRequiresARequestIdentity() {
     granted(h.lock("anon", 1, "h"));
-    // without (clientId, requestId) a queued waiter could not be told apart, retried or cancelled
-    for (Command.Acquire c : List.of(
-        new Command.Acquire(h.now, "", 0, "anon", 1, 0, -1, false, 0, "", "w1"),
-        new Command.Acquire(h.now, "x", 0, "anon", 1, 0, 1_000, false, 0, "", "w2"),
-        new Command.Acquire(h.now, "", 5, "anon", 1, 0, -1, false, 0, "", "w3"))) {
-      rejectedWithoutChange(c, ErrorCode.INVALID_ARGUMENT);
+    // without (clientId, requestId) a queued waiter could not be told apart, retried or abandoned
+    for (Origin o : List.of(Origin.of("", 0), Origin.of("x", 0), Origin.of("", 5))) {
+      rejectedWithoutChange(h.acquireCmd(o, "anon", 1, "w", 0, -1, false, 0, false, 0, 1), ErrorCode.INVALID_ARGUMENT);
     }
-    // an anonymous request that does not wait is fine
-    notAcquired(h.apply(new Command.Acquire(h.now, "", 0, "anon", 1, 0, -1, true, 0, "", "t")));
-    granted(h.apply(new Command.Acquire(h.now, "", 0, "free", 1, 0, -1, false, 0, "", "t")));
+    // an anonymous request that does not wait is fine, and nothing is remembered of it
+    notAcquired(h.apply(h.acquireCmd(Origin.NONE, "anon", 1, "t", 0, -1, true, 0, false, 0, 1)));
+    granted(h.apply(h.acquireCmd(Origin.NONE, "free", 1, "t", 0, -1, false, 0, false, 0, 1)));
     assertEquals(0, h.table.waiterCount());
+    assertEquals(0, h.table.outcomeCount());
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -993,21 +1334,25 @@ class LockTableRulesTest {
   void waitersPerLockAreLimited() {
     LockTable t = new LockTable();
     long index = 0;
-    granted(t.apply(++index, new Command.Acquire(1_000, "c", index, "busy", 1, 0, -1, false, 0, "", "h"), Changes.NONE));
-    for (int i = 0; i < Limits.WAITERS_PER_LOCK_MAX; i++) {
-      queued(t.apply(++index, new Command.Acquire(1_000, "c", index, "busy", 1, 0, -1, false, 0, "", "w" + i),
-          Changes.NONE));
+    int max = Capacity.DEFAULT.waitersPerLockMax();
+    granted(t.apply(++index, 0, new Command.Acquire(1_000, Origin.of("c", index), "busy", 1, 0, -1, false, 0, "", false,
+        0, 1, "", "h"), Changes.NONE));
+    for (int i = 0; i < max; i++) {
+      queued(t.apply(++index, 0, new Command.Acquire(1_000, Origin.of("c", index), "busy", 1, 0, -1, false, 0, "",
+          false, 0, 1, "", "w" + i), Changes.NONE));
     }
     Meta before = t.meta();
-    Result over = t.apply(++index, new Command.Acquire(2_000, "c", index, "busy", 1, 0, -1, false, 0, "", "x"),
-        Changes.NONE);
+    Result over = t.apply(++index, 0, new Command.Acquire(2_000, Origin.of("c", index), "busy", 1, 0, -1, false, 0, "",
+        false, 0, 1, "", "x"), Changes.NONE);
     assertEquals(ErrorCode.LIMIT_EXCEEDED, assertInstanceOf(Result.Failure.class, over).code());
     assertEquals(before, t.meta());
-    assertEquals(Limits.WAITERS_PER_LOCK_MAX, t.waiterCount());
+    assertEquals(max, t.waiterCount());
     t.checkInvariants();
     // a free place in the queue takes a waiter again
-    assertEquals(Result.DONE, t.apply(++index, new Command.Release(2_000, "c", index, "busy", "h"), Changes.NONE));
-    queued(t.apply(++index, new Command.Acquire(2_000, "c", index, "busy", 1, 0, -1, false, 0, "", "x"), Changes.NONE));
+    assertEquals(Result.DONE, t.apply(++index, 0, new Command.Release(2_000, Origin.of("c", index), "busy", "h"),
+        Changes.NONE));
+    queued(t.apply(++index, 0, new Command.Acquire(2_000, Origin.of("c", index), "busy", 1, 0, -1, false, 0, "", false,
+        0, 1, "", "x"), Changes.NONE));
     assertEquals(List.of("w0"), t.getLock("busy").holders().stream().map(Holder::key).toList());
   }
 
@@ -1018,10 +1363,22 @@ class LockTableRulesTest {
     for (int i = 0; i <= Limits.FLUSH_NAMES_MAX; i++) {
       many.add("n" + i);
     }
-    Result.Failure f = rejectedWithoutChange(new Command.Flush(h.now, h.client, h.req(), many), ErrorCode.INVALID_ARGUMENT);
+    Result.Failure f = rejectedWithoutChange(new Command.Flush(h.now, h.origin(), many, ""), ErrorCode.INVALID_ARGUMENT);
     assertTrue(f.message().contains(String.valueOf(Limits.FLUSH_NAMES_MAX)), f.message());
     many.remove(many.size() - 1);
-    assertEquals(List.of(), names(h.apply(new Command.Flush(h.now, h.client, h.req(), many))));
+    assertEquals(List.of(), names(h.apply(new Command.Flush(h.now, h.origin(), many, ""))));
+  }
+
+  @Test
+  void aReadListsAtMostSoManyHoldersAndCountsThemAll() {
+    int n = Limits.REPLY_HOLDERS_MAX + 5;
+    for (int i = 0; i < n; i++) {
+      granted(h.apply(h.acquireCmd(Origin.NONE, "wide", 10_000, "k" + i, 0, -1, true, 0, false, 0, 1)));
+    }
+    LockView v = h.table.getLock("wide");
+    assertEquals(Limits.REPLY_HOLDERS_MAX, v.holders().size());
+    assertEquals(n, v.holderCount());
+    assertEquals("k0", v.holders().get(0).key(), "in grant order");
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -1040,5 +1397,6 @@ class LockTableRulesTest {
     assertEquals(List.of(), names.apply(h.table.list("app/", "app/c", 2)));
     assertEquals(6, h.table.list("", "", 100).size());
     assertEquals(List.of("ap", "app/a"), names.apply(h.table.list("ap", "", 2)));
+    assertEquals(1, h.table.list("zzz", "", 10).get(0).holderCount());
   }
 }

@@ -34,7 +34,7 @@ final class Recorder implements Changes {
 
   record Ref(String clientId, long requestId) {}
 
-  record StoredOutcome(long atMs, Result result) {}
+  record StoredOutcome(long atMs, boolean aged, Result result) {}
 
   /** A waiter became a holder. */
   record Granted(Waiter waiter, Holder holder, long size) {}
@@ -51,6 +51,7 @@ final class Recorder implements Changes {
   final Map<WaiterKey, Waiter> waiters = new HashMap<>();
   final Map<Long, Session> sessions = new HashMap<>();
   final Map<Ref, StoredOutcome> outcomes = new HashMap<>();
+  final Map<String, ClientMarks> clients = new TreeMap<>();
   Meta meta;
 
   // ---- this step ----
@@ -68,11 +69,14 @@ final class Recorder implements Changes {
     touchedOutcomes.clear();
   }
 
-  /** The record changes of this step other than putMeta (the clock may advance on any successful command). */
+  /**
+   * The record changes of this step other than putMeta (the clock may advance on any successful command) and
+   * putClient (settle marks may move with any request).
+   */
   List<String> opsBesideMeta() {
     List<String> out = new ArrayList<>();
     for (String op : ops) {
-      if (!op.startsWith("putMeta")) {
+      if (!op.startsWith("putMeta") && !op.startsWith("putClient")) {
         out.add(op);
       }
     }
@@ -97,6 +101,7 @@ final class Recorder implements Changes {
     r.waiters.putAll(waiters);
     r.sessions.putAll(sessions);
     r.outcomes.putAll(outcomes);
+    r.clients.putAll(clients);
     r.meta = meta;
     return r;
   }
@@ -116,7 +121,9 @@ final class Recorder implements Changes {
     holders.values().forEach(h -> calls.add(() -> t.restoreHolder(h)));
     waiters.values().forEach(w -> calls.add(() -> t.restoreWaiter(w)));
     sessions.values().forEach(s -> calls.add(() -> t.restoreSession(s)));
-    outcomes.forEach((ref, o) -> calls.add(() -> t.restoreOutcome(ref.clientId(), ref.requestId(), o.atMs(), o.result())));
+    outcomes.forEach((ref, o) -> calls.add(() -> t.restoreOutcome(ref.clientId(), ref.requestId(), o.atMs(), o.aged(),
+        o.result())));
+    clients.values().forEach(m -> calls.add(() -> t.restoreClient(m)));
     Collections.shuffle(calls, random);
     calls.forEach(Runnable::run);
     t.finishRestore();
@@ -139,20 +146,27 @@ final class Recorder implements Changes {
     assertEquals(table.sessionCount(), sessions.size(), "stored session records");
     assertEquals(table.outcomeCount(), outcomes.size(), "stored outcome records");
     assertEquals(meta == null ? Meta.INITIAL : meta, table.meta(), "stored meta");
+    assertEquals(clients, table.clientMarks(), "stored client marks");
     Map<String, Integer> waitersPerLock = new HashMap<>();
     for (Waiter w : waiters.values()) {
       assertEquals(w, table.waiter(w.clientId(), w.requestId()), "stored waiter " + w);
       waitersPerLock.merge(w.name(), 1, Integer::sum);
     }
-    for (LockView v : table.list("", "", Integer.MAX_VALUE)) {
+    for (LockView summary : table.list("", "", Integer.MAX_VALUE)) {
+      LockView v = table.getLock(summary.name());
       assertEquals(v.size(), locks.get(v.name()), "stored size of " + v.name());
+      assertEquals(Math.min(v.holderCount(), Limits.REPLY_HOLDERS_MAX), v.holders().size(), "holders listed of "
+          + v.name());
       for (Holder h : v.holders()) {
-        assertEquals(h, holders.get(new HolderKey(v.name(), h.key())), "stored holder");
+        Holder stored = holders.get(new HolderKey(v.name(), h.key()));
+        assertNotNull(stored, "stored holder " + h);
+        // a read shows the lease deadline in force (a Refresh may have moved it past the stored one)
+        assertEquals(h, stored.withLease(stored.leaseMs(), table.effectiveExpiry(stored)), "stored holder");
       }
       assertEquals(v.waiters(), (int) waitersPerLock.getOrDefault(v.name(), 0), "stored waiters of " + v.name());
     }
     for (Session s : sessions.values()) {
-      assertEquals(s, table.session(s.id()), "stored session");
+      assertEquals(s.withExpiresAtMs(table.effectiveExpiry(s)), table.session(s.id()), "stored session");
     }
     if (allOutcomes) {
       for (Map.Entry<Ref, StoredOutcome> e : outcomes.entrySet()) {
@@ -213,7 +227,10 @@ final class Recorder implements Changes {
   @Override
   public void putWaiter(Waiter waiter) {
     assertTrue(locks.containsKey(waiter.name()), "putWaiter before its lock: " + waiter);
-    assertNull(waiters.put(new WaiterKey(waiter.name(), waiter.seq()), waiter), "putWaiter twice: " + waiter);
+    Waiter old = waiters.put(new WaiterKey(waiter.name(), waiter.seq()), waiter);
+    // a waiter is written again only when a re-sent request raises its attempt
+    assertTrue(old == null || old.withAttempt(waiter.attempt()).equals(waiter), "putWaiter changed " + old + " to "
+        + waiter);
     ops.add("putWaiter " + waiter.name() + "#" + waiter.seq());
   }
 
@@ -236,8 +253,8 @@ final class Recorder implements Changes {
   }
 
   @Override
-  public void putOutcome(String clientId, long requestId, long atMs, Result result) {
-    outcomes.put(new Ref(clientId, requestId), new StoredOutcome(atMs, result));
+  public void putOutcome(String clientId, long requestId, long atMs, boolean aged, Result result) {
+    outcomes.put(new Ref(clientId, requestId), new StoredOutcome(atMs, aged, result));
     touchedOutcomes.add(new Ref(clientId, requestId));
     ops.add("putOutcome " + clientId + ":" + requestId);
   }
@@ -247,6 +264,18 @@ final class Recorder implements Changes {
     assertNotNull(outcomes.remove(new Ref(clientId, requestId)), "deleteOutcome of a missing outcome");
     touchedOutcomes.add(new Ref(clientId, requestId));
     ops.add("deleteOutcome " + clientId + ":" + requestId);
+  }
+
+  @Override
+  public void putClient(ClientMarks marks) {
+    clients.put(marks.clientId(), marks);
+    ops.add("putClient " + marks.clientId());
+  }
+
+  @Override
+  public void deleteClient(String clientId) {
+    assertNotNull(clients.remove(clientId), "deleteClient of a missing client " + clientId);
+    ops.add("deleteClient " + clientId);
   }
 
   @Override

@@ -23,6 +23,7 @@ final class Twins {
     copy.rec = original.rec.copyStore();
     copy.table = original.rec.restore(new Random(seed));
     copy.index = original.index;
+    copy.term = original.term;
     copy.now = original.now;
     copy.client = original.client;
     copy.nextRequestId = original.nextRequestId;
@@ -51,6 +52,7 @@ final class Twins {
     assertEquals(a.waiters, b.waiters, "stored waiters differ " + what);
     assertEquals(a.sessions, b.sessions, "stored sessions differ " + what);
     assertEquals(a.outcomes, b.outcomes, "stored outcomes differ " + what);
+    assertEquals(a.clients, b.clients, "stored client marks differ " + what);
     assertEquals(a.meta, b.meta, "stored meta differs " + what);
   }
 }

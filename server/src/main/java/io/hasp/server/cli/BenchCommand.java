@@ -87,9 +87,9 @@ final class BenchCommand extends HaspCli.Base {
           long t0 = System.nanoTime();
           try {
             HaspGrpc.HaspBlockingStub stub = base.withDeadlineAfter(10, TimeUnit.SECONDS);
-            LockResponse g = stub.lock(LockRequest.newBuilder().setHeader(identity.header()).setName(name)
-                .setLeaseMs(30_000).build());
-            stub.unlock(UnlockRequest.newBuilder().setHeader(identity.header()).setName(name)
+            LockResponse g = stub.lock(LockRequest.newBuilder().setHeader(identity.headerSettlingEarlier())
+                .setName(name).setLeaseMs(30_000).build());
+            stub.unlock(UnlockRequest.newBuilder().setHeader(identity.headerSettlingEarlier()).setName(name)
                 .setKey(g.getGrant().getKey()).build());
           } catch (StatusRuntimeException e) {
             errors.incrementAndGet();

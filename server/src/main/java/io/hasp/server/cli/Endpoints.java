@@ -66,15 +66,22 @@ final class Endpoints implements AutoCloseable {
   }
 
   synchronized ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+        .keepAliveTime(10, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build());
   }
+
+  /** A budget that never runs out (a Lock that waits forever). */
+  static final long FOREVER = -1;
 
   /**
    * Runs {@code call} against the endpoints until it answers. {@code budgetMs} bounds the whole attempt
-   * (retries included); {@code perCallMs} is the deadline of one try (0 = none, for a Lock that waits).
+   * (retries included; {@link #FOREVER} = no bound); {@code perCallMs} is the deadline of one try (0 = none).
    */
   <T> T call(long budgetMs, long perCallMs, Function<HaspGrpc.HaspBlockingStub, T> call) {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budgetMs);
+    boolean forever = budgetMs == FOREVER;
+    long start = System.nanoTime();
+    // elapsed time is compared, never a sum that could overflow
+    long budgetNs = forever ? Long.MAX_VALUE : TimeUnit.MILLISECONDS.toNanos(Math.max(0, budgetMs));
     StatusRuntimeException last = null;
     String next = null;
     for (int attempt = 0; ; attempt++) {
@@ -94,7 +101,7 @@ final class Endpoints implements AutoCloseable {
         boolean transport = code == null && (e.getStatus().getCode() == Status.Code.UNAVAILABLE
             || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED);
         boolean retryable = transport || "NOT_LEADER".equals(code) || "NO_QUORUM".equals(code);
-        if (!retryable || System.nanoTime() > deadline) {
+        if (!retryable || (!forever && System.nanoTime() - start > budgetNs)) {
           throw e;
         }
         if ("NOT_LEADER".equals(code) && e.getTrailers().get(LEADER) != null) {

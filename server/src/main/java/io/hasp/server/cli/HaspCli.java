@@ -138,6 +138,15 @@ public final class HaspCli implements Runnable {
       return RequestHeader.newBuilder().setClientId(clientId).setRequestId(requestIds.incrementAndGet()).build();
     }
 
+    /**
+     * A header that also settles every earlier request of this client: for callers that send one request at a
+     * time and are done with each before the next (so the cluster forgets their outcomes at once).
+     */
+    RequestHeader headerSettlingEarlier() {
+      long id = requestIds.incrementAndGet();
+      return RequestHeader.newBuilder().setClientId(clientId).setRequestId(id).setSettledUpTo(id - 1).build();
+    }
+
     long budgetMs() {
       return Math.max(1, timeout.toMillis());
     }
@@ -215,7 +224,10 @@ public final class HaspCli implements Runnable {
         request.setLeaseMs(lease.toMillis());
       }
       try (Endpoints endpoints = common.open()) {
-        var r = endpoints.call(common.budgetMs(), common.budgetMs(), s -> s.tryLock(request.build()));
+        // each try is numbered: when a try's call ends unanswered the node abandons only that try, not the next
+        var attempts = new java.util.concurrent.atomic.AtomicInteger();
+        var r = endpoints.call(common.budgetMs(), common.budgetMs(),
+            s -> s.tryLock(request.setAttempt(attempts.incrementAndGet()).build()));
         if (!r.getLocked()) {
           print("not acquired: " + name, r);
           return EXIT_NOT_ACQUIRED;

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,8 +24,9 @@ import picocli.CommandLine.Parameters;
  * code. If the CLI dies the session expires and the lock is released; if the session is lost while CMD runs,
  * CMD is stopped (another process may hold the lock by then).
  *
- * <p>Without CMD it takes a hold with a lease and no session, prints its key and fencing token, and exits: the
- * hold outlives the CLI until {@code unlock NAME KEY} or the lease ends (rate limits work this way).
+ * <p>Without CMD it waits in a session too, but takes a hold detached from it (with a lease), prints its key and
+ * fencing token, and exits: the hold outlives the CLI until {@code unlock NAME KEY} or the lease ends (rate limits
+ * work this way).
  */
 @Command(name = "lock", mixinStandardHelpOptions = true,
     description = {"Wait for the lock and run CMD while holding it:  hasp lock NAME -- CMD [ARGS...]",
@@ -63,6 +65,9 @@ final class LockCommand extends HaspCli.Base {
     return b.toString();
   }
 
+  /** Per-try deadline of a waiting Lock: the same request is re-sent after it (re-attaching to its place). */
+  static final long WAIT_RESEND_MS = 10_000;
+
   @Override
   public Integer call() throws Exception {
     if (size < 1) {
@@ -82,24 +87,45 @@ final class LockCommand extends HaspCli.Base {
     if (wait != null) {
       request.setWaitTimeoutMs(wait.toMillis());
     }
-    long budget = wait == null ? Long.MAX_VALUE / 4 : wait.toMillis() + common.budgetMs();
+    long budget = wait == null ? Endpoints.FOREVER : wait.toMillis() + common.budgetMs();
     try (Endpoints endpoints = common.open()) {
-      if (command.isEmpty()) {
-        LockResponse r = acquire(endpoints, request.setHeader(common.header()).build(), budget);
-        if (r == null) {
-          return HaspCli.EXIT_NOT_ACQUIRED;
+      // The wait is always tied to a session, kept alive while the CLI runs: if the CLI dies, its waiter goes with
+      // the session. Without a command the hold is detached from it and outlives the CLI (until its lease ends).
+      Session session = Session.open(endpoints, common, ttl);
+      Thread hook = new Thread(session::close, "hasp-lock-release");
+      Runtime.getRuntime().addShutdownHook(hook);
+      try {
+        if (command.isEmpty()) {
+          request.setDetached(true);
+          LockResponse r = acquire(endpoints, session, request.setHeader(common.header()), budget);
+          if (r == null) {
+            return HaspCli.EXIT_NOT_ACQUIRED;
+          }
+          print(describe(r.getGrant()), r);
+          return 0;
         }
-        print(describe(r.getGrant()), r);
-        return 0;
+        return runHolding(endpoints, session, request, budget);
+      } finally {
+        session.close();
+        try {
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+          // already shutting down
+        }
       }
-      return runHolding(endpoints, request, budget);
     }
   }
 
-  /** Null when the wait ran out. */
-  private LockResponse acquire(Endpoints endpoints, LockRequest request, long budgetMs) {
+  /**
+   * Waits for the lock in the session; null when the wait ran out. Each try has a deadline, after which the same
+   * request is sent again (to whichever node answers): it re-attaches to its waiter or finds its grant.
+   */
+  private LockResponse acquire(Endpoints endpoints, Session session, LockRequest.Builder request, long budgetMs) {
+    request.setSessionId(session.id).setSessionKey(session.key);
+    AtomicInteger attempts = new AtomicInteger();
     try {
-      return endpoints.call(budgetMs, 0, s -> s.lock(request));
+      return endpoints.call(budgetMs, WAIT_RESEND_MS,
+          s -> s.lock(request.setAttempt(attempts.incrementAndGet()).build()));
     } catch (StatusRuntimeException e) {
       String code = e.getTrailers() == null ? null : e.getTrailers().get(Endpoints.ERROR_CODE);
       if ("LOCK_WAIT_TIMEOUT".equals(code)) {
@@ -114,76 +140,95 @@ final class LockCommand extends HaspCli.Base {
     }
   }
 
-  private int runHolding(Endpoints endpoints, LockRequest.Builder request, long budget) throws Exception {
-    long sessionId = endpoints.call(common.budgetMs(), common.budgetMs(), s -> s.openSession(
-        OpenSessionRequest.newBuilder().setHeader(common.header()).setTtlMs(ttl.toMillis()).setOwner(defaultOwner())
-            .build())).getSessionId();
-    AtomicBoolean closed = new AtomicBoolean();
+  private int runHolding(Endpoints endpoints, Session session, LockRequest.Builder request, long budget)
+      throws Exception {
     Process[] child = new Process[1];
-    Runnable closeSession = () -> {
-      if (closed.compareAndSet(false, true)) {
-        try {
-          endpoints.call(2_000, 2_000, s -> s.closeSession(CloseSessionRequest.newBuilder()
-              .setHeader(common.header()).setSessionId(sessionId).build()));
-        } catch (RuntimeException e) {
-          System.err.println("warning: could not close session " + sessionId + " (it expires in " + ttl.toMillis()
-              + "ms): " + e.getMessage());
-        }
-      }
-    };
-    Thread hook = new Thread(() -> {
+    session.onLost = () -> {
+      System.err.println("error: SESSION_EXPIRED: session " + session.id + " was lost; the lock '" + name
+          + "' may be held by another process now; stopping the command");
       if (child[0] != null) {
         child[0].destroy();
       }
-      closeSession.run();
-    }, "hasp-lock-release");
-    Runtime.getRuntime().addShutdownHook(hook);
-    Thread keepAlive = new Thread(() -> keepAlive(endpoints, sessionId, child, closed), "hasp-keepalive");
-    keepAlive.setDaemon(true);
-    keepAlive.start();
-    try {
-      LockResponse held = acquire(endpoints, request.setSessionId(sessionId).setHeader(common.header()).build(), budget);
-      if (held == null) {
-        return HaspCli.EXIT_NOT_ACQUIRED;
+    };
+    session.onClose = () -> {
+      if (child[0] != null) {
+        child[0].destroy();
       }
-      child[0] = new ProcessBuilder(command).inheritIO().start();
-      int code = child[0].waitFor();
-      try {
-        endpoints.call(common.budgetMs(), common.budgetMs(), s -> s.unlock(UnlockRequest.newBuilder()
-            .setHeader(common.header()).setName(name).setKey(held.getGrant().getKey()).build()));
-      } catch (StatusRuntimeException e) {
-        System.err.println("warning: unlock failed (" + e.getStatus().getDescription() + "); closing the session releases it");
-      }
-      return code;
-    } finally {
-      closeSession.run();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // already shutting down
-      }
+    };
+    LockResponse held = acquire(endpoints, session, request.setHeader(common.header()), budget);
+    if (held == null) {
+      return HaspCli.EXIT_NOT_ACQUIRED;
     }
+    child[0] = new ProcessBuilder(command).inheritIO().start();
+    int code = child[0].waitFor();
+    try {
+      endpoints.call(common.budgetMs(), common.budgetMs(), s -> s.unlock(UnlockRequest.newBuilder()
+          .setHeader(common.header()).setName(name).setKey(held.getGrant().getKey()).build()));
+    } catch (StatusRuntimeException e) {
+      System.err.println("warning: unlock failed (" + e.getStatus().getDescription() + "); closing the session releases it");
+    }
+    return code;
   }
 
-  /** Keeps the session alive at a third of its TTL; if it is lost, stops CMD (the lock may be someone else's). */
-  private void keepAlive(Endpoints endpoints, long sessionId, Process[] child, AtomicBoolean closed) {
-    long period = Math.max(100, ttl.toMillis() / 3);
-    while (!closed.get()) {
-      try {
-        Thread.sleep(period);
-        endpoints.call(period, period, s -> s.keepAlive(KeepAliveRequest.newBuilder().setHeader(common.header())
-            .setSessionId(sessionId).build()));
-      } catch (InterruptedException e) {
-        return;
-      } catch (StatusRuntimeException e) {
-        String code = e.getTrailers() == null ? null : e.getTrailers().get(Endpoints.ERROR_CODE);
-        if ("SESSION_EXPIRED".equals(code) && !closed.get()) {
-          System.err.println("error: SESSION_EXPIRED: session " + sessionId + " was lost; the lock '" + name
-              + "' may be held by another process now; stopping the command");
-          if (child[0] != null) {
-            child[0].destroy();
-          }
+  /** The CLI's session: opened at start, kept alive at a third of its TTL, closed at the end (also on a signal). */
+  private static final class Session {
+    final long id;
+    final String key;
+    private final Endpoints endpoints;
+    private final HaspCli.Common common;
+    private final Duration ttl;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    volatile Runnable onLost = () -> {};
+    volatile Runnable onClose = () -> {};
+
+    private Session(Endpoints endpoints, HaspCli.Common common, Duration ttl, long id, String key) {
+      this.endpoints = endpoints;
+      this.common = common;
+      this.ttl = ttl;
+      this.id = id;
+      this.key = key;
+    }
+
+    static Session open(Endpoints endpoints, HaspCli.Common common, Duration ttl) {
+      var r = endpoints.call(common.budgetMs(), common.budgetMs(), s -> s.openSession(
+          OpenSessionRequest.newBuilder().setHeader(common.header()).setTtlMs(ttl.toMillis()).setOwner(defaultOwner())
+              .build()));
+      Session session = new Session(endpoints, common, ttl, r.getSessionId(), r.getSessionKey());
+      Thread keepAlive = new Thread(session::keepAlive, "hasp-keepalive");
+      keepAlive.setDaemon(true);
+      keepAlive.start();
+      return session;
+    }
+
+    /** Keeps the session alive at a third of its TTL; if it is lost, says so (the lock may be someone else's). */
+    private void keepAlive() {
+      long period = Math.max(100, ttl.toMillis() / 3);
+      while (!closed.get()) {
+        try {
+          Thread.sleep(period);
+          endpoints.call(period, period, s -> s.keepAlive(KeepAliveRequest.newBuilder().setHeader(common.header())
+              .setSessionId(id).setSessionKey(key).build()));
+        } catch (InterruptedException e) {
           return;
+        } catch (StatusRuntimeException e) {
+          String code = e.getTrailers() == null ? null : e.getTrailers().get(Endpoints.ERROR_CODE);
+          if ("SESSION_EXPIRED".equals(code) && !closed.get()) {
+            onLost.run();
+            return;
+          }
+        }
+      }
+    }
+
+    void close() {
+      if (closed.compareAndSet(false, true)) {
+        onClose.run();
+        try {
+          endpoints.call(2_000, 2_000, s -> s.closeSession(CloseSessionRequest.newBuilder()
+              .setHeader(common.header()).setSessionId(id).setSessionKey(key).build()));
+        } catch (RuntimeException e) {
+          System.err.println("warning: could not close session " + id + " (it expires in " + ttl.toMillis()
+              + "ms): " + e.getMessage());
         }
       }
     }

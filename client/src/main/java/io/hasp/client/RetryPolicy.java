@@ -1,0 +1,74 @@
+package io.hasp.client;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.hasp.proto.ErrorCode;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * What to do after a failed try: a pure policy. Transport failures (the node is unreachable, or the try's
+ * deadline passed), NO_QUORUM and NOT_LEADER are retried, on the hinted leader or the next endpoint, with capped
+ * exponential backoff and full jitter after each full round of endpoints; every other error is the answer. A
+ * retry repeats the same request (same request id), so it is applied at most once.
+ */
+final class RetryPolicy {
+  static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("hasp-error-code", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> LEADER = Metadata.Key.of("hasp-leader", Metadata.ASCII_STRING_MARSHALLER);
+  static final long BACKOFF_MIN_MS = 25;
+  static final long BACKOFF_MAX_MS = 1_000;
+
+  private RetryPolicy() {}
+
+  /** The decision after one failed try. */
+  record Decision(boolean retry, String hint) {}
+
+  static Decision decide(StatusRuntimeException e) {
+    String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
+    if (code == null) {
+      Status.Code c = e.getStatus().getCode();
+      return new Decision(c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED, null);
+    }
+    if (code.equals("NOT_LEADER")) {
+      return new Decision(true, e.getTrailers().get(LEADER));
+    }
+    return new Decision(code.equals("NO_QUORUM"), null);
+  }
+
+  /** Backoff after round {@code round} (1-based) of failed tries over every endpoint: capped, with full jitter. */
+  static long backoffMs(int round) {
+    long cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS << Math.min(10, round));
+    return ThreadLocalRandom.current().nextLong(BACKOFF_MIN_MS, Math.max(BACKOFF_MIN_MS + 1, cap));
+  }
+
+  /** Maps a final failure to a typed exception (no server stack trace ever reaches the caller). */
+  static HaspException toException(Throwable t) {
+    if (t instanceof HaspException h) {
+      return h;
+    }
+    if (t instanceof StatusRuntimeException e) {
+      String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
+      String d = e.getStatus().getDescription();
+      if (code != null) {
+        ErrorCode c;
+        try {
+          c = ErrorCode.valueOf(code);
+        } catch (IllegalArgumentException x) {
+          c = ErrorCode.INTERNAL;
+        }
+        String message = d != null && d.startsWith(code + ": ") ? d.substring(code.length() + 2) : String.valueOf(d);
+        return HaspException.of(c, message);
+      }
+      if (e.getStatus().getCode() == Status.Code.UNAVAILABLE || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+        return new HaspException.NoQuorumException("no node answered in time (" + e.getStatus().getCode() + ")");
+      }
+      return new HaspException(ErrorCode.INTERNAL, e.getStatus().getCode() + (d == null ? "" : ": " + d));
+    }
+    return new HaspException(ErrorCode.INTERNAL, t.toString());
+  }
+
+  /** True when the server decided (the request was applied or refused); false when the outcome is unknown. */
+  static boolean definite(HaspException e) {
+    return e.code() != ErrorCode.NO_QUORUM && e.code() != ErrorCode.NOT_LEADER && e.code() != ErrorCode.INTERNAL;
+  }
+}

@@ -1,0 +1,54 @@
+package io.hasp.statemachine.core;
+
+import java.util.Comparator;
+
+/**
+ * A pending deadline of the table: when a lease, a wait or a session ends. Ordered by time, then kind, then
+ * identity, so every replica walks due deadlines in the same order.
+ */
+sealed interface Deadline {
+  long atMs();
+
+  /** A holder's lease. */
+  record LeaseEnd(long atMs, String name, String key) implements Deadline {}
+
+  /** A waiter's wait timeout. */
+  record WaitEnd(long atMs, String name, long seq) implements Deadline {}
+
+  /** A session's expiry. */
+  record SessionEnd(long atMs, long sessionId) implements Deadline {}
+
+  static LeaseEnd of(Holder h) {
+    return new LeaseEnd(h.expiresAtMs(), h.name(), h.key());
+  }
+
+  static WaitEnd of(Waiter w) {
+    return new WaitEnd(w.waitDeadlineMs(), w.name(), w.seq());
+  }
+
+  static SessionEnd of(Session s) {
+    return new SessionEnd(s.expiresAtMs(), s.id());
+  }
+
+  Comparator<Deadline> ORDER = Comparator.comparingLong(Deadline::atMs)
+      .thenComparingInt(Deadline::rank)
+      .thenComparing(Deadline::name)
+      .thenComparing(Deadline::key)
+      .thenComparingLong(Deadline::number);
+
+  private static int rank(Deadline d) {
+    return d instanceof LeaseEnd ? 0 : d instanceof WaitEnd ? 1 : 2;
+  }
+
+  private static String name(Deadline d) {
+    return d instanceof LeaseEnd l ? l.name() : d instanceof WaitEnd w ? w.name() : "";
+  }
+
+  private static String key(Deadline d) {
+    return d instanceof LeaseEnd l ? l.key() : "";
+  }
+
+  private static long number(Deadline d) {
+    return d instanceof WaitEnd w ? w.seq() : d instanceof SessionEnd s ? s.sessionId() : 0;
+  }
+}

@@ -31,6 +31,7 @@ public final class ProcessCluster implements AutoCloseable {
   private final Path dir;
   private final List<String> ids = new ArrayList<>();
   private final List<String> apiAddresses = new ArrayList<>();
+  private final List<String> raftAddresses = new ArrayList<>();
   private final List<Path> configs = new ArrayList<>();
   private final Process[] processes;
   private final ManagedChannel[] channels;
@@ -56,6 +57,7 @@ public final class ProcessCluster implements AutoCloseable {
       String id = "n" + (i + 1);
       c.ids.add(id);
       c.apiAddresses.add("127.0.0.1:" + ports[2 * i]);
+      c.raftAddresses.add("127.0.0.1:" + ports[2 * i + 1]);
       if (i > 0) {
         peers.append(',');
       }
@@ -170,6 +172,39 @@ public final class ProcessCluster implements AutoCloseable {
 
   public String endpoint(int i) {
     return apiAddresses.get(i);
+  }
+
+  /** Node i's Raft (peer) address. */
+  public String raftAddress(int i) {
+    return raftAddresses.get(i);
+  }
+
+  /** SIGSTOP: the node freezes with its connections open (a long GC pause, a stalled VM). */
+  public void pause(int i) {
+    signal(i, "STOP");
+  }
+
+  /** SIGCONT after {@link #pause}. */
+  public void resume(int i) {
+    signal(i, "CONT");
+  }
+
+  private void signal(int i, String sig) {
+    Process p = processes[i];
+    if (p == null || !p.isAlive()) {
+      throw new IllegalStateException("node " + ids.get(i) + " is not running");
+    }
+    try {
+      Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start();
+      if (!k.waitFor(10, TimeUnit.SECONDS) || k.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + sig + " " + p.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
   }
 
   public List<String> endpoints() {

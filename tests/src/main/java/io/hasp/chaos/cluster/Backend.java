@@ -66,11 +66,15 @@ public interface Backend extends AutoCloseable {
   }
 
   /** Every pair with one node in {@code x} and the other in {@code y} (nodes in both are left connected). */
-  static Set<Pair> between(Set<Integer> x, Set<Integer> y) {
+  /**
+   * The pairs to cut so that only the nodes of each side talk to each other: every node only in {@code x} from
+   * every node only in {@code y}. A node in both (the bridge) stays connected to everyone.
+   */
+  public static Set<Pair> between(Set<Integer> x, Set<Integer> y) {
     Set<Pair> out = new java.util.LinkedHashSet<>();
     for (int a : x) {
       for (int b : y) {
-        if (a != b && !(x.contains(b) && y.contains(a))) {
+        if (!y.contains(a) && !x.contains(b)) {
           out.add(new Pair(a, b));
         }
       }

@@ -89,15 +89,16 @@ public final class Codec {
       b.setAcquire(AcquireReply.newBuilder().setStatus(AcquireReply.Status.GRANTED).setGrant(grant(g.holder(), g.size())));
     } else if (result instanceof Result.Queued) {
       b.setAcquire(AcquireReply.newBuilder().setStatus(AcquireReply.Status.QUEUED));
-    } else if (result instanceof Result.NotAcquired) {
-      b.setAcquire(AcquireReply.newBuilder().setStatus(AcquireReply.Status.NOT_ACQUIRED));
+    } else if (result instanceof Result.NotAcquired n) {
+      b.setAcquire(AcquireReply.newBuilder().setStatus(AcquireReply.Status.NOT_ACQUIRED).setName(n.name()));
     } else if (result instanceof Result.Renewed r) {
       b.setRenewed(grant(r.holder(), r.size()));
     } else if (result instanceof Result.Names n) {
       b.setNames(NamesReply.newBuilder().addAllNames(n.names()).setTotal(n.total()).setResumeAfter(n.resumeAfter()));
     } else if (result instanceof Result.SessionState s) {
       b.setSession(SessionReply.newBuilder().setSessionId(s.session().id()).setTtlMs(s.session().ttlMs())
-          .setExpiresAtMs(s.session().expiresAtMs()).setKey(s.session().key()));
+          .setExpiresAtMs(s.session().expiresAtMs()).setKey(s.session().key()).setOwner(s.session().owner())
+          .setClientId(s.session().clientId()));
     } else if (result instanceof Result.Abandoned a) {
       b.setAbandoned(AbandonReply.newBuilder().setOutcome(abandonWire(a.outcome())));
     } else {
@@ -139,7 +140,7 @@ public final class Codec {
           case GRANTED:
             return new Result.Granted(holder(r.getAcquire().getGrant()), r.getAcquire().getGrant().getSize());
           case NOT_ACQUIRED:
-            return new Result.NotAcquired("");
+            return new Result.NotAcquired(r.getAcquire().getName());
           default:
             throw new IllegalArgumentException("stored acquire outcome with status " + r.getAcquire().getStatus());
         }
@@ -150,7 +151,8 @@ public final class Codec {
             r.getNames().getResumeAfter());
       case SESSION:
         return new Result.SessionState(new Session(r.getSession().getSessionId(), r.getSession().getTtlMs(),
-            r.getSession().getExpiresAtMs(), "", "", r.getSession().getKey()));
+            r.getSession().getExpiresAtMs(), r.getSession().getOwner(), r.getSession().getClientId(),
+            r.getSession().getKey()));
       case ABANDONED:
         return new Result.Abandoned(abandonCore(r.getAbandoned().getOutcome()));
       default:

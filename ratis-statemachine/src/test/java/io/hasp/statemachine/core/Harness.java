@@ -27,11 +27,24 @@ final class Harness {
   /** The last command applied. */
   Command last;
 
+  /** A real store each step's record changes are also written to, one batch per step, or null. */
+  Store store;
+
+  /** One batch per applied entry, as the state machine writes them. */
+  interface Store {
+    Changes begin();
+
+    void commit(long term, long index, Meta meta);
+  }
+
   Result apply(Command command) {
     index++;
     rec.beginStep();
     last = command;
-    Result result = table.apply(index, term, command, rec);
+    Result result = table.apply(index, term, command, store == null ? rec : new Both(rec, store.begin()));
+    if (store != null) {
+      store.commit(term, index, table.meta());
+    }
     table.checkInvariants();
     rec.assertMatches(table, index % fullCheckEvery == 0);
     return result;
@@ -40,6 +53,29 @@ final class Harness {
   /** Applies {@code command} again, unchanged (a retry). */
   Result replay(Command command) {
     return apply(command);
+  }
+
+  /** Passes every change to two recipients. */
+  record Both(Changes a, Changes b) implements Changes {
+    @Override public void putLock(String name, long size) { a.putLock(name, size); b.putLock(name, size); }
+    @Override public void deleteLock(String name) { a.deleteLock(name); b.deleteLock(name); }
+    @Override public void putHolder(Holder h) { a.putHolder(h); b.putHolder(h); }
+    @Override public void deleteHolder(String name, String key) { a.deleteHolder(name, key); b.deleteHolder(name, key); }
+    @Override public void putWaiter(Waiter w) { a.putWaiter(w); b.putWaiter(w); }
+    @Override public void deleteWaiter(String name, long seq) { a.deleteWaiter(name, seq); b.deleteWaiter(name, seq); }
+    @Override public void putSession(Session s) { a.putSession(s); b.putSession(s); }
+    @Override public void deleteSession(long id) { a.deleteSession(id); b.deleteSession(id); }
+    @Override public void putOutcome(String c, long r, long at, boolean aged, Result res) {
+      a.putOutcome(c, r, at, aged, res);
+      b.putOutcome(c, r, at, aged, res);
+    }
+    @Override public void deleteOutcome(String c, long r) { a.deleteOutcome(c, r); b.deleteOutcome(c, r); }
+    @Override public void putClient(ClientMarks m) { a.putClient(m); b.putClient(m); }
+    @Override public void deleteClient(String c) { a.deleteClient(c); b.deleteClient(c); }
+    @Override public void putMeta(Meta m) { a.putMeta(m); b.putMeta(m); }
+    @Override public void waiterGranted(Waiter w, Holder h, long size) { a.waiterGranted(w, h, size); }
+    @Override public void waiterRemoved(Waiter w, ErrorCode reason) { a.waiterRemoved(w, reason); }
+    @Override public void holderReleased(Holder h, ReleaseReason reason) { a.holderReleased(h, reason); }
   }
 
   long req() {

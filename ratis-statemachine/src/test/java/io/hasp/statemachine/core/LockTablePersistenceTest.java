@@ -19,8 +19,12 @@ import org.junit.jupiter.api.Test;
 class LockTablePersistenceTest {
 
   /** Builds a state with every kind of record: locks, leased and session holders, timed waiters, outcomes. */
-  private static Harness richState() {
-    Harness h = new Harness();
+  static Harness richState() {
+    return richState(new Harness());
+  }
+
+  /** {@link #richState()} built in {@code h} (which may write through a real store). */
+  static Harness richState(Harness h) {
     long s1 = session(h.openSession(3_000)).id();
     long s2 = session(h.openSession(60_000)).id();
     granted(h.lockLeased("lease", 2, "l1", 2_000));
@@ -58,7 +62,7 @@ class LockTablePersistenceTest {
   }
 
   /** Further commands touching every restored record: expiries, grants, replays, sessions. */
-  private static List<Function<Harness, Command>> script() {
+  static List<Function<Harness, Command>> script() {
     List<Function<Harness, Command>> s = new ArrayList<>();
     s.add(h -> h.acquireCmd("lease", 2, "late", 0, -1, false, 0));
     s.add(h -> new Command.Release(h.now, h.origin(), "lease", "l1"));

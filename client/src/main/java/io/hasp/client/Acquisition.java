@@ -17,9 +17,15 @@ import java.util.function.Function;
  * behind. The same happens when the call ends with an unknown outcome (no node answered within its budget).
  * The request stays in flight (its outcome kept by the cluster) until that abandon is settled.
  *
+ * <p>A wait whose session expires (the client could not keep it alive, e.g. cut off from a quorum for longer
+ * than the TTL) lost its place, not its purpose: while its wait time lasts it is sent again, as a new request in
+ * a new session, as Curator does after a ZooKeeper session expiry. A tryLock or a granted hold is not retried.
+ *
  * @param <T> what the caller gets: the handle (lock) or an optional handle (tryLock)
  */
 final class Acquisition<T> extends CompletableFuture<T> {
+  /** Pause before a wait whose session expired is sent again in a new session. */
+  static final long REQUEUE_PAUSE_MS = 100;
   private final HaspClient client;
   private final String name;
   private final LockOptions options;
@@ -28,6 +34,8 @@ final class Acquisition<T> extends CompletableFuture<T> {
   private final Function<Optional<LockHandle>, T> shape;
   private final boolean sessionBound;
   private final boolean autoRenew;
+  /** The caller's wait time (forever without a wait timeout), kept across re-sends in new sessions. */
+  private final Budget waitBudget;
   private RequestHeader header;
   private Transport.Call<LockResponse> call;
   private boolean abandoning;
@@ -45,6 +53,7 @@ final class Acquisition<T> extends CompletableFuture<T> {
     this.autoRenew = autoRenew;
     // auto-renew on, or no lease: the hold ends with the session; else it stands alone once granted
     this.sessionBound = autoRenew || options.lease == null;
+    this.waitBudget = options.waitTimeout == null ? Budget.forever() : Budget.of(options.waitTimeout);
   }
 
   /** Starts once the session is known (every wait is tied to it, even for a hold that then stands alone). */
@@ -70,20 +79,24 @@ final class Acquisition<T> extends CompletableFuture<T> {
     LockRequest.Builder r = LockRequest.newBuilder().setHeader(h).setName(name).setSize(options.size)
         .setOwner(options.owner).setSessionId(session.id()).setSessionKey(session.key()).setDetached(!sessionBound)
         .setThreadId(threadId);
+    if (waits()) {
+      r.setWaitPulseMs((int) Math.min(Integer.MAX_VALUE, client.waitPulseMs()));
+    }
+    long perTry = client.waitPulseMs() + 1_000;
     if (options.lease != null) {
       r.setLeaseMs(options.lease.toMillis());
     }
     if (options.waitTimeout != null && !tryOnly) {
-      r.setWaitTimeoutMs(options.waitTimeout.toMillis());
+      r.setWaitTimeoutMs(waitBudget.remainingMs());
     }
     Transport.Plan plan;
     if (tryOnly || (options.waitTimeout != null && options.waitTimeout.isZero())) {
       plan = new Transport.Plan(Budget.of(client.callTimeout()), client.attemptMs(), false);
     } else if (options.waitTimeout != null) {
-      plan = new Transport.Plan(Budget.ofMillis(options.waitTimeout.toMillis() + client.callTimeout().toMillis()),
-          client.waitResendMs(), true);
+      plan = new Transport.Plan(Budget.ofMillis(waitBudget.remainingMs() + client.callTimeout().toMillis()),
+          perTry, true);
     } else {
-      plan = new Transport.Plan(Budget.forever(), client.waitResendMs(), true);
+      plan = new Transport.Plan(Budget.forever(), perTry, true);
     }
     Instant sent = Instant.now();
     Transport.Call<LockResponse> c = client.transport().call(tryOnly ? HaspGrpc.getTryLockMethod()
@@ -133,6 +146,9 @@ final class Acquisition<T> extends CompletableFuture<T> {
   private void failed(ClientSession.Info session, HaspException e) {
     if (e.code() == ErrorCode.SESSION_EXPIRED) {
       client.session().lost(session, e);
+      if (waits() && !waitBudget.spent() && requeue()) {
+        return;
+      }
     }
     if (RetryPolicy.definite(e)) {
       // the cluster decided (timed out, refused): nothing to undo
@@ -144,6 +160,29 @@ final class Acquisition<T> extends CompletableFuture<T> {
     // unknown: the request may still be granted or queued; undo it before telling the caller
     abandon();
     completeExceptionally(e);
+  }
+
+  private boolean waits() {
+    return !tryOnly && (options.waitTimeout == null || !options.waitTimeout.isZero());
+  }
+
+  /**
+   * Settles the request that died with its session and sends the wait again in a new one, after a short pause
+   * (a cluster that expires every new session at once must not be hammered). False when cancelled meanwhile.
+   */
+  private boolean requeue() {
+    synchronized (this) {
+      if (isDone()) {
+        return false;
+      }
+      if (header != null) {
+        client.requests().end(header.getRequestId());
+      }
+      header = null;
+      call = null;
+    }
+    client.schedule(this::start, REQUEUE_PAUSE_MS);
+    return true;
   }
 
   private void finish(Optional<LockHandle> none) {

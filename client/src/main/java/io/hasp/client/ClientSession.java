@@ -165,23 +165,43 @@ final class ClientSession {
     }
   }
 
-  /** Closes the session (releasing what is tied to it), waiting at most about two seconds. */
-  void close() {
+  /**
+   * Closes the session (releasing what is tied to it) within the budget; true when the cluster confirmed it, or
+   * there was no session.
+   */
+  boolean close(Budget budget) {
     Info info;
+    CompletableFuture<Info> opening;
     synchronized (lock) {
       closed = true;
       info = now();
+      opening = current;
+    }
+    if (info == null && opening != null && !opening.isDone()) {
+      try {
+        info = opening.get(Math.max(1, budget.remainingMs()), TimeUnit.MILLISECONDS); // a session being opened
+      } catch (Exception e) {
+        return false;
+      }
     }
     if (info == null) {
-      return;
+      return true;
     }
+    Info s = info;
     RequestHeader h = requests.begin();
     try {
       transport.call(HaspGrpc.getCloseSessionMethod(), n -> CloseSessionRequest.newBuilder().setHeader(h)
-          .setSessionId(info.id()).setSessionKey(info.key()).build(),
-          new Transport.Plan(Budget.ofMillis(2_000), 1_000, false)).get(3, TimeUnit.SECONDS);
+          .setSessionId(s.id()).setSessionKey(s.key()).build(),
+          new Transport.Plan(budget, Math.min(1_000, Math.max(1, budget.remainingMs())), false))
+          .get(Math.max(1, budget.remainingMs()) + 500, TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException e) {
+      HaspException x = RetryPolicy.toException(HaspClient.unwrap(e));
+      // an expired session released everything already
+      return x.code() == ErrorCode.SESSION_EXPIRED;
     } catch (Exception e) {
-      LOG.debug("closing session {} failed (it expires after its TTL): {}", info.id(), e.toString());
+      LOG.debug("closing session {} failed (it expires after its TTL): {}", s.id(), e.toString());
+      return false;
     } finally {
       requests.end(h.getRequestId());
     }

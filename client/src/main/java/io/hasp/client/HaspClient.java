@@ -26,6 +26,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -59,10 +60,12 @@ public final class HaspClient implements AutoCloseable {
   private final ClientSession session;
   private final LeaseRenewer renewer;
   private final Duration callTimeout;
-  private final long waitResendMs;
+  private final long waitPulseMs;
   private final boolean autoRenewDefault;
   private final LockLostListener listener;
   private final Set<Acquisition<?>> pending = ConcurrentHashMap.newKeySet();
+  /** Acquires given up on whose abandon the cluster has not confirmed yet. */
+  private final Set<Acquisition<?>> abandoning = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   private HaspClient(Builder b) {
@@ -74,7 +77,7 @@ public final class HaspClient implements AutoCloseable {
     this.transport = new Transport(b.endpoints, scheduler);
     this.requests = new Requests(b.clientId != null ? b.clientId : UUID.randomUUID().toString());
     this.callTimeout = b.callTimeout;
-    this.waitResendMs = b.waitResend.toMillis();
+    this.waitPulseMs = b.waitPulse.toMillis();
     this.autoRenewDefault = b.autoRenew;
     this.listener = b.listener;
     this.session = new ClientSession(transport, requests, scheduler, b.sessionTtl, attemptMs(), this::lose);
@@ -93,7 +96,7 @@ public final class HaspClient implements AutoCloseable {
     private String clientId;
     private Duration sessionTtl = Duration.ofSeconds(10);
     private Duration callTimeout = Duration.ofSeconds(10);
-    private Duration waitResend = Duration.ofSeconds(10);
+    private Duration waitPulse = Duration.ofSeconds(1);
     private boolean autoRenew = true;
     private LockLostListener listener = (h, e) -> LOG.warn("Lock lost: {} ({})", h, e.getMessage());
 
@@ -142,14 +145,16 @@ public final class HaspClient implements AutoCloseable {
     }
 
     /**
-     * How long one try of a waiting lock lasts before the same request is sent again (default 10 s): the bound on
-     * how long a grant can stay unseen behind a node that is cut off from the leader but still answers.
+     * How often a waiting lock checks in with its node (default 1 s): the node ends the call after this long with
+     * "still waiting" and the client sends the same request again (it re-attaches to its place, at the cost of a
+     * read, no log entry). A try with no answer within this plus a second means the node is not answering (frozen,
+     * cut off) and the wait moves to another node: the bound on how long a grant stays unseen.
      */
-    public Builder waitResend(Duration interval) {
-      if (interval.toMillis() < 100) {
-        throw new IllegalArgumentException("waitResend must be at least 100 ms, got " + interval);
+    public Builder waitPulse(Duration interval) {
+      if (interval.toMillis() < 500) {
+        throw new IllegalArgumentException("waitPulse must be at least 500 ms, got " + interval);
       }
-      this.waitResend = interval;
+      this.waitPulse = interval;
       return this;
     }
 
@@ -223,9 +228,45 @@ public final class HaspClient implements AutoCloseable {
     boolean autoRenew = options.autoRenew != null ? options.autoRenew : autoRenewDefault;
     Acquisition<T> a = new Acquisition<>(this, name, options, tryOnly, threadId, autoRenew, shape);
     pending.add(a);
+    abandoning.add(a);
     a.whenComplete((v, e) -> pending.remove(a));
+    a.settledFuture().whenComplete((v, e) -> abandoning.remove(a));
     a.start();
     return a;
+  }
+
+  /**
+   * Completes once the cluster has settled this acquire (a future returned by {@link #lockAsync} or
+   * {@link #tryLockAsync}): it was answered, or, after it was cancelled, its abandon was confirmed: its waiter
+   * is gone or the hold it won in the race released. Completes at once for any other future. Never fails.
+   */
+  public static CompletableFuture<Void> settled(CompletableFuture<?> acquire) {
+    if (acquire instanceof Acquisition<?> a) {
+      return a.settledFuture();
+    }
+    return acquire.handle((v, e) -> null);
+  }
+
+  /**
+   * Waits until every acquire of this client that ended without a hold (cancelled, interrupted, timed out with
+   * an unknown outcome) is settled on the cluster: its waiter removed, a grant that raced the cancel released.
+   * Returns false when that did not happen within {@code timeout} (the session's end settles them anyway).
+   */
+  public boolean awaitSettled(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    CompletableFuture<?>[] all = abandoning.stream().filter(CompletableFuture::isDone).map(Acquisition::settledFuture)
+        .toArray(CompletableFuture[]::new);
+    try {
+      CompletableFuture.allOf(all).get(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException e) {
+      return true; // settled futures never fail
+    }
   }
 
   /** Releases a hold by name and key (a hold taken elsewhere, e.g. printed by the CLI). */
@@ -430,8 +471,17 @@ public final class HaspClient implements AutoCloseable {
     return callTimeout;
   }
 
-  long waitResendMs() {
-    return waitResendMs;
+  long waitPulseMs() {
+    return waitPulseMs;
+  }
+
+  /** Runs later on the client's scheduler; dropped when the client is closing. */
+  void schedule(Runnable r, long delayMs) {
+    try {
+      scheduler.schedule(r, delayMs, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // closing: the acquisition is cancelled by close()
+    }
   }
 
   /**
@@ -498,14 +548,29 @@ public final class HaspClient implements AutoCloseable {
 
   /**
    * Closes the client: pending acquires are cancelled (and abandoned on the cluster), the session is closed
-   * (releasing its holds and waits), then the connections. Waits at most a few seconds for the cluster.
+   * (releasing its holds and waits), then the connections. Waits at most {@link #CLOSE_TIMEOUT} for the cluster;
+   * what it could not confirm by then ends with the session's TTL. Use {@link #close(Duration)} to know.
    */
   @Override
   public void close() {
+    close(CLOSE_TIMEOUT);
+  }
+
+  /** How long {@link #close()} waits for the cluster to confirm. */
+  public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
+
+  /**
+   * Closes the client as {@link #close()} does, waiting at most {@code timeout}; returns true when the cluster
+   * confirmed that everything this client held or waited for is released (its session closed, every given-up
+   * acquire settled). False means some of it ends only when the session's TTL runs out (or a lease ends).
+   */
+  public boolean close(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
     if (closed) {
-      return;
+      return true;
     }
     closed = true;
+    Budget budget = Budget.of(timeout);
     for (LockHandle h : session.holds()) {
       h.cancelRenewal();
     }
@@ -515,13 +580,19 @@ public final class HaspClient implements AutoCloseable {
         abandons.add(a.settledFuture());
       }
     }
+    for (Acquisition<?> a : abandoning) {
+      abandons.add(a.settledFuture()); // earlier give-ups still being settled
+    }
+    boolean confirmed = session.close(budget);
     try {
-      CompletableFuture.allOf(abandons.toArray(new CompletableFuture<?>[0])).get(2, TimeUnit.SECONDS);
+      CompletableFuture.allOf(abandons.toArray(new CompletableFuture<?>[0]))
+          .get(Math.max(1, budget.remainingMs()), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
+      confirmed = false;
       LOG.debug("abandons at close not all confirmed: {}", e.toString());
     }
-    session.close();
     scheduler.shutdownNow();
     transport.close();
+    return confirmed;
   }
 }

@@ -9,7 +9,8 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * What to do after a failed try: a pure policy. Transport failures (the node is unreachable, or the try's
  * deadline passed), NO_QUORUM and NOT_LEADER are retried, on the hinted leader or the next endpoint, with capped
- * exponential backoff and full jitter after each full round of endpoints; every other error is the answer. A
+ * exponential backoff and full jitter after each full round of endpoints; WAIT_CONTINUES (a pulse of a waiting
+ * lock) is sent again to the same node; every other error is the answer. A
  * retry repeats the same request (same request id), so it is applied at most once.
  */
 final class RetryPolicy {
@@ -31,6 +32,9 @@ final class RetryPolicy {
     }
     if (code.equals("NOT_LEADER")) {
       return new Decision(true, e.getTrailers().get(LEADER));
+    }
+    if (code.equals("WAIT_CONTINUES")) {
+      return new Decision(true, null); // the wait goes on and the node is alive: the same node again
     }
     return new Decision(code.equals("NO_QUORUM"), null);
   }

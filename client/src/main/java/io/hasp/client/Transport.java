@@ -54,7 +54,7 @@ final class Transport implements AutoCloseable {
 
   /**
    * How a call tries: within {@code budget}; each try at most {@code perTryMs} (always &gt; 0); {@code waits}: the
-   * request may wait on the server, so a try that runs out is sent again to the same node (not a failure).
+   * request may wait on the server and asked for a pulse, so WAIT_CONTINUES sends it again to the same node.
    */
   record Plan(Budget budget, long perTryMs, boolean waits) {
     Plan {
@@ -125,14 +125,16 @@ final class Transport implements AutoCloseable {
           result.completeExceptionally(RetryPolicy.toException(e));
           return;
         }
-        boolean resend = plan.waits() && e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED
-            && e.getTrailers() != null && e.getTrailers().get(RetryPolicy.ERROR_CODE) == null;
+        // a pulse: the node says the wait goes on; no answer at all within the try means the node is not
+        // answering (frozen, cut off): then the next node
+        boolean resend = plan.waits() && e.getTrailers() != null
+            && "WAIT_CONTINUES".equals(e.getTrailers().get(RetryPolicy.ERROR_CODE));
         String next;
         int nextFailed;
         long delay;
         if (resend) {
-          // the wait simply outlasted one try: ask the same node again (it re-attaches); a node cut off from the
-          // leader answers that re-send with NO_QUORUM, and then the call moves on
+          // ask the same node again (it re-attaches); a node cut off from the leader answers that re-send with
+          // NO_QUORUM, and then the call moves on
           next = address;
           nextFailed = failed;
           delay = 0;

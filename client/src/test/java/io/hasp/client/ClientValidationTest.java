@@ -51,7 +51,7 @@ class ClientValidationTest {
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().endpoints("nohostport"));
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().sessionTtl(Duration.ofMillis(10)));
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().sessionTtl(Duration.ofMillis(999)));
-    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().waitResend(Duration.ofMillis(10)));
+    assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().waitPulse(Duration.ofMillis(10)));
     assertThrows(IllegalArgumentException.class, () -> HaspClient.builder().callTimeout(Duration.ZERO));
   }
 
@@ -75,6 +75,7 @@ class ClientValidationTest {
     assertTrue(d.retry());
     assertEquals("127.0.0.1:7003", d.hint());
     assertFalse(RetryPolicy.decide(status(Status.Code.FAILED_PRECONDITION, "INVALID_KEY", null)).retry());
+    assertTrue(RetryPolicy.decide(status(Status.Code.ABORTED, "WAIT_CONTINUES", null)).retry());
     assertFalse(RetryPolicy.decide(status(Status.Code.ABORTED, "LOCK_WAIT_TIMEOUT", null)).retry());
     assertFalse(RetryPolicy.decide(status(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", null)).retry());
     for (int round = 0; round < 20; round++) {

@@ -174,29 +174,19 @@ public final class LockStateMachine extends BaseStateMachine {
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     CommandBatch batch;
+    String refused;
     try {
       batch = CommandBatch.parseFrom(request.getMessage().getContent().asReadOnlyByteBuffer());
+      refused = refusal(batch, request.getClientId().equals(localClientId), request.getClientId());
     } catch (InvalidProtocolBufferException e) {
-      throw new IOException("malformed command batch: " + e.getMessage(), e);
+      batch = null;
+      refused = "malformed command batch: " + e.getMessage();
     }
-    if (batch.getCommandsCount() == 0 || batch.getCommandsCount() > BATCH_COMMANDS_MAX) {
-      throw new IOException("a batch holds 1 to " + BATCH_COMMANDS_MAX + " commands, got " + batch.getCommandsCount());
-    }
-    boolean local = request.getClientId().equals(localClientId);
-    for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
-      switch (c.getOpCase()) {
-        case OP_NOT_SET:
-          throw new IOException("command carries no operation");
-        case EXPIRE:
-        case REFRESH:
-          if (!local) {
-            throw new IOException(c.getOpCase() + " is accepted only from the leader's own timer, not from "
-                + request.getClientId());
-          }
-          break;
-        default:
-          break;
-      }
+    if (refused != null) {
+      // a refusal travels back as a StateMachineException reply (a definite INVALID_ARGUMENT for the sender),
+      // not as a thrown IOException, which Ratis hands back as a transport failure that callers retry
+      return TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request)
+          .build().setException(new IllegalArgumentException(refused));
     }
     long now = lastStampMs.accumulateAndGet(clockMs.getAsLong(), Math::max);
     byte[] stamped = batch.toBuilder().setNowMs(now).build().toByteArray();
@@ -205,6 +195,28 @@ public final class LockStateMachine extends BaseStateMachine {
         .setClientRequest(request)
         .setLogData(UnsafeByteOperations.unsafeWrap(stamped))
         .build();
+  }
+
+  /** Why a proposed batch is refused before it reaches the log, or null. */
+  private static String refusal(CommandBatch batch, boolean local, Object sender) {
+    if (batch.getCommandsCount() == 0 || batch.getCommandsCount() > BATCH_COMMANDS_MAX) {
+      return "a batch holds 1 to " + BATCH_COMMANDS_MAX + " commands, got " + batch.getCommandsCount();
+    }
+    for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
+      switch (c.getOpCase()) {
+        case OP_NOT_SET:
+          return "command carries no operation";
+        case EXPIRE:
+        case REFRESH:
+          if (!local) {
+            return c.getOpCase() + " is accepted only from the leader's own timer, not from " + sender;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    return null;
   }
 
   @Override

@@ -11,14 +11,31 @@ import io.hasp.proto.replicated.AcquireReply;
 import io.hasp.proto.replicated.Command;
 import io.hasp.proto.replicated.CommandReply;
 import io.hasp.proto.replicated.GrantRecord;
+import io.hasp.proto.replicated.Query;
 import io.hasp.server.Errors.HaspError;
 import io.hasp.statemachine.Codec;
+import io.hasp.statemachine.LockStateMachine;
+import io.hasp.statemachine.core.Holder;
 import io.hasp.statemachine.core.Result;
+import io.hasp.statemachine.core.Waiter;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Lock and TryLock: propose the acquire, answer a grant at once, or hold the call on a future in {@link Waits}
  * until the entry that grants (or removes) the waiter is applied on this node.
+ *
+ * <p>A re-sent wait in a session (attempt &gt; 1: the client's try ran out, or it failed over) re-attaches without
+ * a log entry: after a ReadIndex read this node's state has every entry committed before the re-send, so the
+ * request's waiter, its live hold or its outcome is found locally; only a request the cluster never saw is
+ * proposed. Clients re-send long waits every few seconds, so this keeps them cheap.
+ *
+ * <p>A wait in a session that asked for a pulse ({@code wait_pulse_ms}) is ended with WAIT_CONTINUES when it
+ * has waited that long: the client then knows the node is alive and sends the same request again, and a try
+ * that gets no answer at all tells it the node is not answering (frozen, cut off without a reset).
  *
  * <p>When a call ends before it is answered (the client cancelled, its deadline passed, its connection or node
  * went away):
@@ -30,13 +47,24 @@ import java.util.concurrent.CompletableFuture;
  *       request, but only up to the call's own attempt: a newer try the client sent elsewhere is left alone.
  * </ul>
  */
-final class AcquireFlow {
+final class AcquireFlow implements AutoCloseable {
   private final Replicator replicator;
   private final Waits waits;
   private final Commands commands;
   private final NodeMetrics metrics;
+  private final LockStateMachine stateMachine;
+  private final ScheduledExecutorService pulses =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "hasp-wait-pulse");
+        t.setDaemon(true);
+        return t;
+      });
+  /** Pulses shorter than this are raised to it (each costs the client a re-send). */
+  static final long PULSE_MIN_MS = 500;
 
-  AcquireFlow(Replicator replicator, Waits waits, Commands commands, NodeMetrics metrics) {
+  AcquireFlow(Replicator replicator, Waits waits, Commands commands, NodeMetrics metrics,
+      LockStateMachine stateMachine) {
+    this.stateMachine = stateMachine;
     this.replicator = replicator;
     this.waits = waits;
     this.commands = commands;
@@ -60,6 +88,8 @@ final class AcquireFlow {
     }
     Waits.Key key = new Waits.Key(header.getClientId(), header.getRequestId());
     CompletableFuture<Result> waiting = tryOnly ? null : waits.register(key);
+    long pulseMs = !tryOnly && r.getSessionId() != 0 && r.getWaitPulseMs() > 0
+        ? Math.max(PULSE_MIN_MS, r.getWaitPulseMs()) : 0;
     boolean abandonOnEnd = r.getSessionId() == 0 && !header.getClientId().isEmpty();
     RequestHeader h = header;
     if (waiting != null || abandonOnEnd) {
@@ -70,6 +100,53 @@ final class AcquireFlow {
         if (abandonOnEnd) {
           replicator.write(Commands.abandonCall(h, r.getAttempt()));
           metrics.cancelled();
+        }
+      });
+    }
+    if (waiting != null && r.getSessionId() != 0 && r.getAttempt() > 1) {
+      reattach(command, key, waiting, pulseMs, call, out);
+    } else {
+      propose(command, key, waiting, pulseMs, call, out);
+    }
+  }
+
+  private void reattach(Command command, Waits.Key key, CompletableFuture<Result> waiting, long pulseMs,
+      NodeMetrics.Call call, ServerCallStreamObserver<LockResponse> out) {
+    replicator.read(Query.newBuilder().setIsLocked(command.getAcquire().getName()).build())
+        .whenComplete((bytes, error) -> {
+          if (error != null) {
+            done(key, waiting);
+            call.fail(out, error);
+            return;
+          }
+          Waiter w = stateMachine.localWaiter(key.clientId(), key.requestId());
+          if (w != null && w.name().equals(command.getAcquire().getName())) {
+            metrics.reattached();
+            pulse(command, key, waiting, pulseMs);
+            answerWhenDone(waiting, call, out); // the registered future hears of the grant or removal
+            return;
+          }
+          Holder h = stateMachine.localHolder(key.clientId(), key.requestId());
+          if (h != null && h.name().equals(command.getAcquire().getName())) {
+            metrics.reattached();
+            done(key, waiting);
+            call.ok(out, LockResponse.newBuilder().setLocked(true)
+                .setGrant(grant(Codec.grant(h, stateMachine.localSize(h.name())))).build());
+            return;
+          }
+          // an outcome, or a request never seen: the log decides (a stored outcome answers without a change)
+          propose(command, key, waiting, pulseMs, call, out);
+        });
+  }
+
+  private void propose(Command command, Waits.Key key, CompletableFuture<Result> waiting, long pulseMs,
+      NodeMetrics.Call call, ServerCallStreamObserver<LockResponse> out) {
+    if (waiting != null && command.getAcquire().getSessionId() != 0) {
+      // the node was cut off from the leader (or is closing) while the acquire was still being proposed: answer
+      // now, so the client re-attaches elsewhere; the proposal's own answer, if it comes, is then dropped
+      waiting.whenComplete((result, error) -> {
+        if (error != null) {
+          call.fail(out, error);
         }
       });
     }
@@ -99,22 +176,52 @@ final class AcquireFlow {
             call.fail(out, new HaspError(ErrorCode.INTERNAL, "a TryLock was queued"));
             return;
           }
-          waiting.whenComplete((result, waitError) -> {
-            if (waitError != null) {
-              call.fail(out, waitError);
-            } else if (result instanceof Result.Granted g) {
-              call.ok(out, LockResponse.newBuilder().setLocked(true)
-                  .setGrant(grant(Codec.grant(g.holder(), g.size()))).build());
-            } else if (result instanceof Result.Failure f) {
-              call.fail(out, new HaspError(ErrorCode.valueOf(f.code().name()), f.message()));
-            } else {
-              call.fail(out, new HaspError(ErrorCode.INTERNAL, "unexpected wait outcome " + result));
-            }
-          });
+          pulse(command, key, waiting, pulseMs);
+          answerWhenDone(waiting, call, out);
         }
         default -> call.fail(out, new HaspError(ErrorCode.INTERNAL, "unexpected acquire status " + a.getStatus()));
       }
     });
+  }
+
+  /** Ends a pulsed wait with WAIT_CONTINUES when its pulse comes due and it still waits. */
+  private void pulse(Command command, Waits.Key key, CompletableFuture<Result> waiting, long ms) {
+    if (ms <= 0) {
+      return;
+    }
+    try {
+      pulses.schedule(() -> {
+        if (waiting.completeExceptionally(new HaspError(ErrorCode.WAIT_CONTINUES, "still waiting for lock '"
+            + command.getAcquire().getName() + "': send the same request again"))) {
+          waits.unregister(key, waiting);
+          metrics.pulsed();
+        }
+      }, ms, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // shutting down
+    }
+  }
+
+  private static void answerWhenDone(CompletableFuture<Result> waiting, NodeMetrics.Call call,
+      ServerCallStreamObserver<LockResponse> out) {
+    waiting.whenComplete((result, waitError) -> {
+      if (waitError != null) {
+        call.fail(out, waitError);
+      } else if (result instanceof Result.Granted g) {
+        call.ok(out, LockResponse.newBuilder().setLocked(true)
+            .setGrant(grant(Codec.grant(g.holder(), g.size()))).build());
+      } else if (result instanceof Result.Failure f) {
+        call.fail(out, new HaspError(ErrorCode.valueOf(f.code().name()), f.message()));
+      } else {
+        call.fail(out, new HaspError(ErrorCode.INTERNAL, "unexpected wait outcome " + result));
+      }
+    });
+  }
+
+  /** Stops pulsing; the node's waits are failed by the node itself as it closes. */
+  @Override
+  public void close() {
+    pulses.shutdownNow();
   }
 
   private void done(Waits.Key key, CompletableFuture<Result> waiting) {

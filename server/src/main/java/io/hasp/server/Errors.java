@@ -53,6 +53,7 @@ public final class Errors {
         return Status.Code.INVALID_ARGUMENT;
       case LOCK_WAIT_TIMEOUT:
       case WAIT_CANCELLED:
+      case WAIT_CONTINUES:
         return Status.Code.ABORTED;
       case NOT_LEADER:
       case NO_QUORUM:

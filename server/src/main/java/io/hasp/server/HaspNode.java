@@ -53,6 +53,7 @@ public final class HaspNode implements Closeable {
   private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
   private final MetricRegistry metrics = new MetricRegistry();
   private volatile boolean closed;
+  private final AcquireFlow acquires;
 
   private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
     this.config = config;
@@ -80,11 +81,22 @@ public final class HaspNode implements Closeable {
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(Integer.MAX_VALUE, config.logPurgeGapEntries()));
+    // Keep one snapshot interval of log behind each snapshot: a node that was down or cut off for less than
+    // that catches up from the log at once, not through a snapshot install (slow on a busy machine, and while it
+    // runs the node counts for no majority).
+    RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, config.snapshotThresholdEntries());
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.logSegmentSizeBytes()));
     // Ratis keeps closed log segments in the heap (200 MB by default): a lock service needs few, and a
     // full old generation means long GC pauses, which look like a dead leader to the others.
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 4);
     RaftServerConfigKeys.Log.setSegmentCacheSizeMax(p, SizeInBytes.valueOf("32MB"));
+    // After a partition heals, a follower must catch up at once: Ratis' default back-off for a failing follower
+    // ("1ms,10, 1s,20, 5s,1000") retries it only every 1-5 s after a few seconds of errors, so a node isolated for
+    // 5 s stayed behind for seconds more, and one more fault then left no majority with the whole log.
+    p.set("raft.server.log.appender.retry.policy", "1ms,10, 50ms,20, 200ms,1000000");
+    // A leader that stepped down (it lost its quorum) may campaign again after a second, not ten (the default):
+    // it may be the only node with the whole log, and pre-vote keeps a cut-off node from disturbing the others.
+    RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p, TimeDuration.valueOf(1, TimeUnit.SECONDS));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {
@@ -121,7 +133,7 @@ public final class HaspNode implements Closeable {
     NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
     Commands commands = new Commands();
-    AcquireFlow acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics);
+    this.acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics, stateMachine);
     HaspService service = config.unsafeLocalGrants()
         ? new UnsafeLocalGrants(replicator, acquires, commands, this::status, clockMs, nodeMetrics)
         : new HaspService(replicator, acquires, commands, this::status, clockMs, nodeMetrics);
@@ -146,7 +158,8 @@ public final class HaspNode implements Closeable {
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
-    this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(), () -> {
+    this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(),
+        new LeaderContact(this::divisionInfo, waits, config.nodeId()), () -> {
       if (!closed) {
         LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
         onFatal.run();
@@ -231,6 +244,7 @@ public final class HaspNode implements Closeable {
     }
     closed = true;
     ticker.close();
+    acquires.close();
     waits.failAll(Errors.toStatus(new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node shutting down")));
     apiServer.shutdown();
     try {

@@ -34,6 +34,7 @@ final class LeaderTicker implements AutoCloseable {
   private final LongSupplier clockMs;
   private final Capacity capacity;
   private final Runnable onDivisionDead;
+  private final LeaderContact contact;
   private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-leader-ticker");
     t.setDaemon(true);
@@ -43,7 +44,8 @@ final class LeaderTicker implements AutoCloseable {
   private volatile long refreshedTerm = -1;
 
   LeaderTicker(Supplier<DivisionInfo> info, LockStateMachine stateMachine, Replicator replicator, LongSupplier clockMs,
-      Capacity capacity, Runnable onDivisionDead) {
+      Capacity capacity, LeaderContact contact, Runnable onDivisionDead) {
+    this.contact = contact;
     this.info = info;
     this.stateMachine = stateMachine;
     this.replicator = replicator;
@@ -58,6 +60,7 @@ final class LeaderTicker implements AutoCloseable {
 
   private void tickSafely() {
     try {
+      contact.check();
       tick();
     } catch (RuntimeException e) {
       LOG.warn("Leader tick failed", e);

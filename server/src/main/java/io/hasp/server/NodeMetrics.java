@@ -22,10 +22,14 @@ final class NodeMetrics {
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
   private final Map<String, Meter> errors = new ConcurrentHashMap<>();
   private final Meter cancelled;
+  private final Meter reattached;
+  private final Meter pulsed;
 
   NodeMetrics(MetricRegistry registry) {
     this.registry = registry;
     this.cancelled = registry.meter("hasp.op.lock.cancelled");
+    this.reattached = registry.meter("hasp.op.lock.reattached");
+    this.pulsed = registry.meter("hasp.op.lock.pulsed");
   }
 
   MetricRegistry registry() {
@@ -41,6 +45,16 @@ final class NodeMetrics {
     cancelled.mark();
   }
 
+  /** A waiting call was ended with WAIT_CONTINUES (its client re-sends it). */
+  void pulsed() {
+    pulsed.mark();
+  }
+
+  /** A re-sent wait found its place (or its grant) without a log entry. */
+  void reattached() {
+    reattached.mark();
+  }
+
   /** One call in flight. */
   final class Call {
     private final String op;
@@ -51,7 +65,13 @@ final class NodeMetrics {
       this.timing = timing;
     }
 
+    /** Answered already: a call is answered once (a wait may end from its grant and from a cut-off at once). */
+    private final java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+
     <T> void ok(StreamObserver<T> observer, T value) {
+      if (!answered.compareAndSet(false, true)) {
+        return;
+      }
       timing.stop();
       if (isCancelled(observer)) {
         return;
@@ -65,6 +85,9 @@ final class NodeMetrics {
     }
 
     <T> void fail(StreamObserver<T> observer, Throwable error) {
+      if (!answered.compareAndSet(false, true)) {
+        return;
+      }
       timing.stop();
       errors.computeIfAbsent(op, o -> registry.meter("hasp.op." + o + ".errors")).mark();
       if (isCancelled(observer)) {

@@ -56,6 +56,8 @@ public final class Replicator implements Closeable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replicator.class);
   static final long CALL_TIMEOUT_MS = 8_000;
   static final long RETRY_DELAY_MS = 50;
+  /** One try of a batch forwarded to the leader; then it is sent again to whoever leads by then. */
+  static final long FORWARD_TRY_MS = 1_500;
 
   private final RaftServer server;
   private final RaftGroupId groupId;
@@ -126,7 +128,9 @@ public final class Replicator implements Closeable {
             .setCallId(callId)
             .setBatch(ByteString.copyFrom(batch))
             .build();
-        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+        // a short try: a leader that went away (killed, cut off) must not hold this batch, and with it this
+        // node's group commit, for the whole call; the retry carries the same call id, so it is applied once
+        long left = Math.max(1, Math.min(FORWARD_TRY_MS, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
         tried = forwarding.forward(peer.raftAddress().toString(), fb, left);
       }
     }
@@ -167,7 +171,12 @@ public final class Replicator implements Closeable {
           leaderHint()));
     }
     return submit(fb.getBatch().toByteArray(), from, fb.getCallId(), RaftClientRequest.writeRequestType())
-        .thenApply(Replicator::parseReplies);
+        .handle((reply, error) -> {
+          if (error != null) {
+            throw failure(error); // a coded error for the follower, never a bare exception class
+          }
+          return parseReplies(reply);
+        });
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.hasp.server.cli;
 
 import io.hasp.server.HaspNode;
+import io.hasp.server.NodeClock;
 import io.hasp.server.NodeConfig;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -57,7 +58,7 @@ public final class NodeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     HaspNode node;
     try {
-      node = HaspNode.start(cfg, System::currentTimeMillis, () -> Runtime.getRuntime().halt(70));
+      node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70));
     } catch (java.io.IOException e) {
       System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
       return 1;

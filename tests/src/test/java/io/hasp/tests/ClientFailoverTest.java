@@ -56,7 +56,7 @@ class ClientFailoverTest extends FreshClusterTest {
         }));
       }
       ProcessCluster.sleep(3_000);
-      int leader = cluster.leaderIndex(Duration.ofSeconds(10));
+      int leader = cluster.leaderIndex(Duration.ofSeconds(60));
       cluster.kill(leader);
       ProcessCluster.sleep(3_000);
       cluster.restart(leader);
@@ -81,7 +81,7 @@ class ClientFailoverTest extends FreshClusterTest {
         .lockLostListener((h, e) -> lost.add(h.name() + ":" + e.code())).build()) {
       LockHandle h = client.lock("lost-me");
       // Cut the client off from any quorum for longer than its session TTL.
-      int leader = cluster.leaderIndex(Duration.ofSeconds(10));
+      int leader = cluster.leaderIndex(Duration.ofSeconds(60));
       int other = (leader + 1) % 3;
       cluster.stop(leader);
       cluster.stop(other);
@@ -93,8 +93,8 @@ class ClientFailoverTest extends FreshClusterTest {
       assertTrue(!h.isValid());
       cluster.restart(leader);
       cluster.restart(other);
-      cluster.leaderIndex(Duration.ofSeconds(15));
-      LockHandle again = client.lock("lost-me", LockOptions.builder().waitTimeout(Duration.ofSeconds(10)).build());
+      cluster.leaderIndex(Duration.ofSeconds(60));
+      LockHandle again = client.lock("lost-me", LockOptions.builder().waitTimeout(Duration.ofSeconds(60)).build());
       assertTrue(again.isValid());
       assertTrue(again.token() > h.token());
       again.close();

@@ -82,7 +82,7 @@ class LifecycleTest extends FreshClusterTest {
     try (HaspClient a = client(); HaspClient b = client()) {
       LockHandle held = a.lock("forever");
       Future<LockHandle> waiting = pool.submit(() -> b.lock("forever")); // no wait timeout: as users call it
-      await("b queued", Duration.ofSeconds(15), () -> waiters("forever") == 1);
+      await("b queued", Duration.ofSeconds(60), () -> waiters("forever") == 1);
 
       int follower = cluster.followerIndex();
       cluster.kill(follower);
@@ -102,7 +102,7 @@ class LifecycleTest extends FreshClusterTest {
 
       // a restart of every node while a waits forever behind b
       Future<LockHandle> next = pool.submit(() -> a.lock("forever"));
-      await("a queued", Duration.ofSeconds(15), () -> waiters("forever") == 1);
+      await("a queued", Duration.ofSeconds(60), () -> waiters("forever") == 1);
       for (int i = 0; i < 3; i++) {
         cluster.stop(i);
       }
@@ -137,11 +137,11 @@ class LifecycleTest extends FreshClusterTest {
       // cancel() of lockAsync
       LockHandle held = a.lock("gone-cancel");
       CompletableFuture<LockHandle> f = b.lockAsync("gone-cancel", LockOptions.builder().owner("b").build());
-      await("queued", Duration.ofSeconds(15), () -> waiters("gone-cancel") == 1);
+      await("queued", Duration.ofSeconds(60), () -> waiters("gone-cancel") == 1);
       assertTrue(f.cancel(true));
-      await("the cancelled waiter removed", Duration.ofSeconds(5), () -> waiters("gone-cancel") == 0);
+      await("the cancelled waiter removed", Duration.ofSeconds(20), () -> waiters("gone-cancel") == 0);
       held.close();
-      await("the lock free after its holder left", Duration.ofSeconds(5), () -> !locked("gone-cancel"));
+      await("the lock free after its holder left", Duration.ofSeconds(20), () -> !locked("gone-cancel"));
 
       // an interrupt of FencedLock.lockInterruptibly
       LockHandle held2 = a.lock("gone-interrupt");
@@ -155,13 +155,13 @@ class LifecycleTest extends FreshClusterTest {
         }
       });
       t.start();
-      await("queued", Duration.ofSeconds(15), () -> waiters("gone-interrupt") == 1);
+      await("queued", Duration.ofSeconds(60), () -> waiters("gone-interrupt") == 1);
       t.interrupt();
       t.join(10_000);
       assertTrue(interrupted.get(), "lockInterruptibly ends with InterruptedException");
-      await("the interrupted waiter removed", Duration.ofSeconds(5), () -> waiters("gone-interrupt") == 0);
+      await("the interrupted waiter removed", Duration.ofSeconds(20), () -> waiters("gone-interrupt") == 0);
       held2.close();
-      await("the lock free", Duration.ofSeconds(5), () -> !locked("gone-interrupt"));
+      await("the lock free", Duration.ofSeconds(20), () -> !locked("gone-interrupt"));
 
       // an interrupt of a blocking lock(): the wait is abandoned, the flag kept
       LockHandle held3 = a.lock("gone-blocking");
@@ -176,27 +176,27 @@ class LifecycleTest extends FreshClusterTest {
         }
       });
       u.start();
-      await("queued", Duration.ofSeconds(15), () -> waiters("gone-blocking") == 1);
+      await("queued", Duration.ofSeconds(60), () -> waiters("gone-blocking") == 1);
       u.interrupt();
       u.join(10_000);
       assertTrue(thrown.get() instanceof HaspException h && h.code() == io.hasp.proto.ErrorCode.WAIT_CANCELLED,
           "lock() interrupted: " + thrown.get());
       assertTrue(flag.get(), "the interrupt flag stays set");
-      await("the interrupted waiter removed", Duration.ofSeconds(5), () -> waiters("gone-blocking") == 0);
+      await("the interrupted waiter removed", Duration.ofSeconds(20), () -> waiters("gone-blocking") == 0);
       held3.close();
-      await("the lock free", Duration.ofSeconds(5), () -> !locked("gone-blocking"));
+      await("the lock free", Duration.ofSeconds(20), () -> !locked("gone-blocking"));
 
       // close() of a client while it waits, also for a hold that would stand alone (auto-renew off, lease)
       LockHandle held4 = a.lock("gone-close");
       HaspClient c = client();
       CompletableFuture<LockHandle> cw = c.lockAsync("gone-close", LockOptions.builder().lease(Duration.ofMinutes(10))
           .autoRenew(false).build());
-      await("queued", Duration.ofSeconds(15), () -> waiters("gone-close") == 1);
+      await("queued", Duration.ofSeconds(60), () -> waiters("gone-close") == 1);
       c.close();
       assertTrue(cw.isDone(), "close ends the pending lock");
-      await("the closed client's waiter removed", Duration.ofSeconds(5), () -> waiters("gone-close") == 0);
+      await("the closed client's waiter removed", Duration.ofSeconds(20), () -> waiters("gone-close") == 0);
       held4.close();
-      await("the lock free", Duration.ofSeconds(5), () -> !locked("gone-close"));
+      await("the lock free", Duration.ofSeconds(20), () -> !locked("gone-close"));
     }
   }
 
@@ -210,7 +210,7 @@ class LifecycleTest extends FreshClusterTest {
         String name = "race-" + i;
         LockHandle held = a.lock(name);
         CompletableFuture<LockHandle> f = b.lockAsync(name, LockOptions.builder().owner("b-" + i).build());
-        await("queued", Duration.ofSeconds(15), () -> waiters(name) == 1);
+        await("queued", Duration.ofSeconds(60), () -> waiters(name) == 1);
         CountDownLatch go = new CountDownLatch(1);
         Future<?> release = pool.submit(() -> {
           go.await();
@@ -234,7 +234,7 @@ class LifecycleTest extends FreshClusterTest {
           grantWon++;
         }
         // whoever won, one second after both the lock must be free (nothing leaked to b's live session)
-        await("no holder left after the race on " + name, Duration.ofSeconds(5), () -> !locked(name));
+        await("no holder left after the race on " + name, Duration.ofSeconds(20), () -> !locked(name));
         ProcessCluster.sleep(1_000);
         assertFalse(locked(name), "a hold appeared after the race on " + name + ": " + lockInfo(name));
       }
@@ -323,7 +323,7 @@ class LifecycleTest extends FreshClusterTest {
         }));
       }
       ProcessCluster.sleep(2_000);
-      int leader = cluster.leaderIndex(Duration.ofSeconds(10));
+      int leader = cluster.leaderIndex(Duration.ofSeconds(60));
       long killed = System.nanoTime();
       cluster.kill(leader);
       await("every client granted after the kill", Duration.ofSeconds(30), () -> {
@@ -361,7 +361,7 @@ class LifecycleTest extends FreshClusterTest {
         if (!f.cancel(true)) {
           f.get().ifPresent(LockHandle::close);
         }
-        await("no holder after a cancelled tryLock on " + name, Duration.ofSeconds(5), () -> !locked(name));
+        await("no holder after a cancelled tryLock on " + name, Duration.ofSeconds(20), () -> !locked(name));
       }
     }
     assertFalse(cluster.stub(0).isLocked(IsLockedRequest.newBuilder().setName("try-race-0").build()).getLocked());

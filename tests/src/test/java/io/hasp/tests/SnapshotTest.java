@@ -56,9 +56,12 @@ class SnapshotTest extends FreshClusterTest {
     for (int j = 0; j < 600; j++) {
       cluster.stub((victim + 1) % 3).tryLock(c.lock("snap-after-" + j).setLeaseMs(200).build());
     }
-    cluster.restart(victim);
-    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    // The leader as the live nodes see it, before the wiped node is back: leaderIndex waits until every running
+    // node names the same leader, and a wiped node names none until the leader reaches it (on a busy machine,
+    // with Ratis' default appender back-off of up to 5 s, that took longer than the wait: "no leader within 30s").
+    int leader = cluster.leaderIndex(Duration.ofSeconds(60));
     long target = cluster.status(leader).getCommitIndex();
+    cluster.restart(victim);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (cluster.status(victim) == null || cluster.status(victim).getAppliedIndex() < target) {
       assertTrue(System.nanoTime() < deadline, "wiped node did not catch up: " + cluster.status(victim) + "\n" + cluster.tail(victim) + "\nleader:\n" + cluster.tail(leader));
@@ -69,7 +72,7 @@ class SnapshotTest extends FreshClusterTest {
     // Make the restored node serve reads from its own state: stop the old leader if that is not the victim.
     if (leader != victim) {
       cluster.kill(leader);
-      cluster.leaderIndex(Duration.ofSeconds(15));
+      cluster.leaderIndex(Duration.ofSeconds(60));
     }
     for (LockResponse k : kept) {
       GetLockResponse r = cluster.stub(victim).getLock(GetLockRequest.newBuilder().setName(k.getGrant().getName()).build());

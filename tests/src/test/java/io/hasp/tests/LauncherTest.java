@@ -14,7 +14,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The README's first command: ./hasp up starts 3 nodes and a leader, ./hasp status shows them, down stops them. */
+/**
+ * The README's first command: ./hasp up starts 3 nodes and a leader, ./hasp status shows them, kill and start
+ * restart one, down stops them.
+ */
 class LauncherTest {
   @TempDir Path home;
   int basePort;
@@ -73,6 +76,11 @@ class LauncherTest {
     assertEquals(3, status.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).*")).count(), status);
     assertTrue(status.contains("LEADER"), status);
     assertTrue(run(0, "lock", "launcher", "--", "echo", "held-it").contains("held-it"));
+    // start after kill returns once the new process serves (the log still holds the killed run's READY line)
+    assertTrue(run(0, "kill", "n2").contains("killed n2"));
+    assertTrue(run(0, "start", "n2").contains("started n2"));
+    String restarted = run(0, "status");
+    assertTrue(restarted.lines().anyMatch(l -> l.matches("n2 .*(LEADER|FOLLOWER|CANDIDATE).*")), restarted);
     String again = run(0, "up");
     assertTrue(again.contains("already running"), again);
     assertTrue(run(0, "down").contains("stopped 3 node(s)"));

@@ -12,7 +12,7 @@ public record ChaosOptions(String backend, int nodes, Duration duration, List<St
     long seed, Path reportRoot, boolean unsafeLocalGrants, Duration sessionTtl, double minAvailability,
     boolean cleanupOnly, java.util.Map<String, String> nodeEnv, Path recheck, String commandLine) {
 
-  public static final List<String> WORKLOADS = List.of("mutex", "semaphore", "lease", "reads");
+  public static final List<String> WORKLOADS = List.of("mutex", "semaphore", "lease", "reads", "forever", "cancel");
 
   /** Thrown for a bad flag; the message names it. */
   public static final class UsageException extends RuntimeException {

@@ -21,6 +21,9 @@ import java.util.concurrent.TimeUnit;
 
 /** One chaos run: start the cluster, run the workload under the nemesis, heal, check, report. */
 public final class ChaosRun {
+  /** Every forever client must be granted within this of a node's death, pause or isolation. */
+  static final long FAILOVER_BOUND_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+
   /** The outcome: overall status, the verdicts, and where the report is. */
   public record Outcome(String status, List<Verdict> verdicts, Path report, int operations, int faults,
       List<String> skipped) {}
@@ -107,6 +110,8 @@ public final class ChaosRun {
     verdicts.add(Checks.holders(ops));
     verdicts.add(Checks.fencing(ops));
     verdicts.add(Checks.readVisibility(ops));
+    verdicts.add(Checks.abandons(ops));
+    verdicts.add(Checks.failover(ops, faults, FAILOVER_BOUND_NS));
     verdicts.add(Checks.availability(ops, faults, minAvailability));
     return verdicts;
   }

@@ -99,10 +99,13 @@ public final class Checks {
     if (csv.isBlank()) {
       return new long[0];
     }
+    // "token" or "token/owner" per holder
     String[] parts = csv.split(",");
     long[] t = new long[parts.length];
     for (int i = 0; i < parts.length; i++) {
-      t[i] = Long.parseLong(parts[i].trim());
+      String p = parts[i].trim();
+      int slash = p.indexOf('/');
+      t[i] = Long.parseLong(slash < 0 ? p : p.substring(0, slash));
     }
     return t;
   }
@@ -329,6 +332,114 @@ public final class Checks {
   }
 
   /**
+   * No hold outlives its abandon: once a client reported a given-up wait settled (an {@code abandon} operation
+   * completed), no read invoked after that may still show a holder with the owner label that wait used.
+   */
+  public static Verdict abandons(List<OpRecord> ops) {
+    List<String> findings = new ArrayList<>();
+    long abandons = 0;
+    long reads = 0;
+    long unsettled = 0;
+    for (Map.Entry<String, List<OpRecord>> e : byLock(ops).entrySet()) {
+      List<OpRecord> settled = new ArrayList<>();
+      for (OpRecord r : e.getValue()) {
+        if (r.f().equals("abandon")) {
+          abandons++;
+          if (r.outcome() == Outcome.OK) {
+            settled.add(r);
+          } else {
+            unsettled++;
+          }
+        }
+      }
+      if (settled.isEmpty()) {
+        continue;
+      }
+      for (OpRecord read : e.getValue()) {
+        if (!read.f().equals("get-lock") || read.outcome() != Outcome.OK) {
+          continue;
+        }
+        for (OpRecord a : settled) {
+          if (read.invokeNs() > a.completeNs()) {
+            reads++;
+            for (String holder : read.value().split(",")) {
+              int slash = holder.indexOf('/');
+              if (slash > 0 && holder.substring(slash + 1).equals(a.value()) && findings.size() < 50) {
+                findings.add(e.getKey() + ": the wait of " + a.value() + " was given up at " + s(a.invokeNs())
+                    + " and settled by " + s(a.completeNs()) + ", but a read at " + s(read.invokeNs())
+                    + " still saw it hold token " + holder.substring(0, slash));
+              }
+            }
+          }
+        }
+      }
+    }
+    return new Verdict("abandons", findings.isEmpty() ? Verdict.Status.PASS : Verdict.Status.FAIL,
+        String.format(Locale.ROOT, "%d waits given up (%d not confirmed settled within 35 s), %d reads after a "
+            + "settled abandon checked", abandons, unsettled, reads), findings);
+  }
+
+  /** Faults after which every waiting client must be granted again soon: a quorum stays reachable. */
+  static final List<String> NODE_FAULTS = List.of("kill", "kill-leader", "pause-leader", "isolate-leader");
+
+  /**
+   * The W7 check of the peers benchmark, on the forever workload: after each fault that kills, pauses or
+   * isolates one node, every forever client (slot) that is still running gets a grant of the primary lock within
+   * {@code boundNs} of the fault's start. The answer to "does my {@code lock()} with no timeout fail over".
+   */
+  public static Verdict failover(List<OpRecord> ops, List<Fault> faults, long boundNs) {
+    List<String> findings = new ArrayList<>();
+    Map<Integer, List<Long>> grants = new TreeMap<>();
+    long lastNs = 0;
+    for (OpRecord r : ops) {
+      lastNs = Math.max(lastNs, Math.max(r.invokeNs(), r.completeNs()));
+      if (r.workload().equals("forever") && r.f().equals("acquire") && r.outcome() == Outcome.OK
+          && r.value().startsWith("slot")) {
+        int slot = Integer.parseInt(r.value().substring(4, r.value().indexOf(' ')));
+        grants.computeIfAbsent(slot, k -> new ArrayList<>()).add(r.completeNs());
+      }
+    }
+    if (grants.isEmpty()) {
+      return new Verdict("failover", Verdict.Status.PASS, "no forever workload in this run", findings);
+    }
+    int checked = 0;
+    long worst = 0;
+    Map<String, Long> worstByKind = new TreeMap<>();
+    for (Fault f : faults) {
+      if (!NODE_FAULTS.contains(f.kind()) || f.startNs() + boundNs > lastNs) {
+        continue;
+      }
+      checked++;
+      for (Map.Entry<Integer, List<Long>> g : grants.entrySet()) {
+        long first = Long.MAX_VALUE;
+        for (long t : g.getValue()) {
+          if (t > f.startNs() && t < first) {
+            first = t;
+          }
+        }
+        if (first == Long.MAX_VALUE) {
+          continue; // the slot made no grant after this fault at all: it stopped (end of run)
+        }
+        worst = Math.max(worst, first - f.startNs());
+        worstByKind.merge(f.kind(), first - f.startNs(), Math::max);
+        if (first - f.startNs() > boundNs && findings.size() < 50) {
+          findings.add("forever slot " + g.getKey() + ": first grant " + s(first - f.startNs()) + " after "
+              + f.kind() + " (" + f.detail() + ") at " + s(f.startNs()));
+        }
+      }
+    }
+    return new Verdict("failover", findings.isEmpty() ? Verdict.Status.PASS : Verdict.Status.FAIL, String.format(
+        Locale.ROOT, "%d node faults, %d forever clients: every one granted within %s of each (worst %s)", checked,
+        grants.size(), s(boundNs), s(worst)), withWorst(findings, worstByKind));
+  }
+
+  private static List<String> withWorst(List<String> findings, Map<String, Long> worstByKind) {
+    List<String> all = new ArrayList<>(findings);
+    worstByKind.forEach((kind, ns) -> all.add("worst first grant after " + kind + ": " + s(ns)));
+    return all;
+  }
+
+  /**
    * Availability: the share of operations answered definitely (ok, or a definite no such as a wait timeout)
    * among those invoked while a quorum was reachable, i.e. outside windows where the nemesis took a majority
    * away; plus latency percentiles of OK operations. Fails below {@code minAvailability}.
@@ -341,8 +452,8 @@ public final class Checks {
     Map<String, long[]> perFault = new LinkedHashMap<>();
     Map<String, List<Long>> latency = new TreeMap<>();
     for (OpRecord r : ops) {
-      if (r.f().equals("write")) {
-        continue;
+      if (r.f().equals("write") || r.f().equals("abandon") || r.value().equals("abandoned")) {
+        continue; // given-up waits have no answer by design
       }
       boolean ok = r.outcome() != Outcome.UNKNOWN;
       all++;

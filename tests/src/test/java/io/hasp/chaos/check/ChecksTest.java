@@ -120,4 +120,35 @@ class ChecksTest {
         + " (no fault active)"), v.findings().toString());
     assertEquals(Verdict.Status.FAIL, Checks.availability(h, List.of(), 0.9).status());
   }
+
+  @Test
+  void aHoldThatOutlivesItsAbandonFails() {
+    // p1 holds; p2 starts a wait, gives it up at 10 and the client says it settled at 15
+    hold(1, "x", 0, 20, 5);
+    op(2, "cancel", "acquire", "x", 1, 5, -1, Outcome.UNKNOWN, 0, "abandoned");
+    op(2, "cancel", "abandon", "x", 1, 10, 15, Outcome.OK, 0, "p2-a7");
+    op(3, "reads", "get-lock", "x", 1, 12, 14, Outcome.OK, 0, "5/p1,9/p2-a7"); // before settle: allowed
+    op(3, "reads", "get-lock", "x", 1, 16, 17, Outcome.OK, 0, "5/p1");
+    assertEquals(Verdict.Status.PASS, Checks.abandons(h).status());
+    op(3, "reads", "get-lock", "x", 1, 30, 31, Outcome.OK, 0, "9/p2-a7"); // after: the grant leaked
+    Verdict v = Checks.abandons(h);
+    assertEquals(Verdict.Status.FAIL, v.status());
+    assertTrue(v.findings().get(0).contains("p2-a7"), v.findings().toString());
+  }
+
+  @Test
+  void aForeverClientWithoutAGrantLongAfterALeaderKillFails() {
+    List<Fault> faults = List.of(new Fault("kill-leader", "kill -9 n1", 100 * MS, 3_000 * MS, false));
+    for (int slot = 0; slot < 2; slot++) {
+      op(slot + 1, "forever", "acquire", "primary-0", 1, 0, 50, Outcome.OK, 10 + slot, "slot" + slot + " k");
+      op(slot + 1, "forever", "release", "primary-0", 1, 60, 70, Outcome.OK, 10 + slot, "");
+    }
+    op(1, "forever", "acquire", "primary-0", 1, 200, 900, Outcome.OK, 20, "slot0 k");
+    op(2, "forever", "acquire", "primary-0", 1, 200, 1_500, Outcome.OK, 21, "slot1 k");
+    op(3, "reads", "is-locked", "primary-0", 1, 40_000, 40_001, Outcome.OK, 0, "false");
+    assertEquals(Verdict.Status.PASS, Checks.failover(h, faults, 2_000 * MS).status());
+    Verdict late = Checks.failover(h, faults, 1_000 * MS);
+    assertEquals(Verdict.Status.FAIL, late.status());
+    assertTrue(late.findings().get(0).contains("slot 1"), late.findings().toString());
+  }
 }

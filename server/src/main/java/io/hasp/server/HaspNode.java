@@ -225,8 +225,22 @@ public final class HaspNode implements Closeable {
     Runtime rt = Runtime.getRuntime();
     b.setStats(io.hasp.proto.NodeStats.newBuilder().setLocks(c.locks()).setHolders(c.holders()).setWaiters(c.waiters())
         .setSessions(c.sessions()).setOutcomes(c.outcomes()).setClients(c.clients()).setPendingWaits(waits.size())
-        .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory()).setHeapMaxBytes(rt.maxMemory()));
+        .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory()).setHeapMaxBytes(rt.maxMemory())
+        .setHeapAfterGcBytes(heapAfterGc()));
     return b.build();
+  }
+
+  /** The heap pools' usage right after their most recent collection, summed (0 before any collection). */
+  private static long heapAfterGc() {
+    long sum = 0;
+    for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+      java.lang.management.MemoryUsage u = pool.getType() == java.lang.management.MemoryType.HEAP
+          ? pool.getCollectionUsage() : null;
+      if (u != null) {
+        sum += u.getUsed();
+      }
+    }
+    return sum;
   }
 
   public NodeConfig config() {

@@ -51,8 +51,8 @@ public record NodeConfig(
     m.put("peers", "");
     m.put("data.dir", "");
     m.put("group.id", "02511d47-d67c-49a3-9011-abb3109a44c1");
-    m.put("election.timeout.min", "300ms");
-    m.put("election.timeout.max", "600ms");
+    m.put("election.timeout.min", "150ms");
+    m.put("election.timeout.max", "300ms");
     m.put("snapshot.threshold.entries", "10000");
     m.put("log.segment.size.bytes", "1048576");
     m.put("log.purge.gap.entries", "1024");

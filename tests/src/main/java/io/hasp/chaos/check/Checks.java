@@ -485,6 +485,13 @@ public final class Checks {
       findings.add(String.format(Locale.ROOT, "longest time without any successful operation: %.3f s, from %s to %s%s",
           (gap[1] - gap[0]) / 1e9, s(gap[0]), s(gap[1]), during(faults, gap[0], gap[1])));
     }
+    List<Fault> quorumLost = faults.stream().filter(Fault::quorumLost).toList();
+    long[] inQuorumGap = longestGap(ops, quorumLost);
+    if (inQuorumGap != null && !quorumLost.isEmpty()) {
+      findings.add(String.format(Locale.ROOT, "longest time without any successful operation while a quorum was "
+          + "reachable: %.3f s, from %s to %s%s", (inQuorumGap[1] - inQuorumGap[0]) / 1e9, s(inQuorumGap[0]),
+          s(inQuorumGap[1]), during(faults, inQuorumGap[0], inQuorumGap[1])));
+    }
     for (Map.Entry<String, long[]> e : perFault.entrySet()) {
       findings.add(String.format(Locale.ROOT, "during %s: %d of %d answered (%.1f%%)", e.getKey(), e.getValue()[1],
           e.getValue()[0], 100.0 * e.getValue()[1] / e.getValue()[0]));
@@ -502,6 +509,14 @@ public final class Checks {
 
   /** The longest interval between two successive OK completions (from the first to the last), or null. */
   static long[] longestGap(List<OpRecord> ops) {
+    return longestGap(ops, List.of());
+  }
+
+  /**
+   * As {@link #longestGap(List)}, among the intervals that overlap no fault window in which the nemesis took the
+   * quorum away ({@code excluded}: faults whose quorum was lost; an interval touching one is not counted).
+   */
+  static long[] longestGap(List<OpRecord> ops, List<Fault> excluded) {
     List<Long> done = new ArrayList<>();
     for (OpRecord r : ops) {
       if (r.outcome() == Outcome.OK && !r.f().equals("write")) {
@@ -514,11 +529,23 @@ public final class Checks {
     done.sort(null);
     long[] best = {done.get(0), done.get(0)};
     for (int i = 1; i < done.size(); i++) {
-      if (done.get(i) - done.get(i - 1) > best[1] - best[0]) {
-        best = new long[] {done.get(i - 1), done.get(i)};
+      long from = done.get(i - 1);
+      long to = done.get(i);
+      if (to - from > best[1] - best[0] && !overlapsAny(excluded, from, to)) {
+        best = new long[] {from, to};
       }
     }
     return best;
+  }
+
+  private static boolean overlapsAny(List<Fault> faults, long from, long to) {
+    for (Fault f : faults) {
+      long end = f.endNs() < 0 ? Long.MAX_VALUE : f.endNs();
+      if (f.startNs() < to && end > from) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String during(List<Fault> faults, long from, long to) {

@@ -122,6 +122,21 @@ class ChecksTest {
   }
 
   @Test
+  void theLongestGapWhileAQuorumWasReachableLeavesOutTheQuorumLossWindows() {
+    op(1, "reads", "is-locked", "a", 1, 0, 1, Outcome.OK, 0, "false");
+    op(1, "reads", "is-locked", "a", 1, 1, 2, Outcome.OK, 0, "false");
+    op(1, "reads", "is-locked", "a", 1, 2, 20, Outcome.OK, 0, "false"); // 18 ms across a restart-all
+    op(1, "reads", "is-locked", "a", 1, 20, 25, Outcome.OK, 0, "false"); // 5 ms with a quorum
+    op(1, "reads", "is-locked", "a", 1, 25, 26, Outcome.OK, 0, "false");
+    List<Fault> faults = List.of(new Fault("restart-all", "all", 5 * MS, 15 * MS, true));
+    Verdict v = Checks.availability(h, faults, 0.5);
+    assertTrue(v.findings().contains("longest time without any successful operation: 0.018 s, from 0.002 s to 0.020 s"
+        + " during restart-all (all)"), v.findings().toString());
+    assertTrue(v.findings().contains("longest time without any successful operation while a quorum was reachable:"
+        + " 0.005 s, from 0.020 s to 0.025 s (no fault active)"), v.findings().toString());
+  }
+
+  @Test
   void aHoldThatOutlivesItsAbandonFails() {
     // p1 holds; p2 starts a wait, gives it up at 10 and the client says it settled at 15
     hold(1, "x", 0, 20, 5);

@@ -43,7 +43,7 @@ import picocli.CommandLine.Parameters;
     description = "Hasp: distributed locks on a Raft cluster.",
     subcommands = {NodeCommand.class, HaspCli.Status.class, LockCommand.class, HaspCli.TryLock.class,
         HaspCli.Unlock.class, HaspCli.Renew.class, HaspCli.IsLocked.class, HaspCli.Get.class, HaspCli.ListCmd.class,
-        HaspCli.Flush.class, BenchCommand.class},
+        HaspCli.Flush.class},
     footer = {"", "Exit codes: 0 ok, 1 not acquired / wait timed out, 2 error; lock NAME -- CMD exits with CMD's code.",
         "Endpoints: --endpoints, else HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003."})
 public final class HaspCli implements Runnable {
@@ -136,15 +136,6 @@ public final class HaspCli implements Runnable {
 
     RequestHeader header() {
       return RequestHeader.newBuilder().setClientId(clientId).setRequestId(requestIds.incrementAndGet()).build();
-    }
-
-    /**
-     * A header that also settles every earlier request of this client: for callers that send one request at a
-     * time and are done with each before the next (so the cluster forgets their outcomes at once).
-     */
-    RequestHeader headerSettlingEarlier() {
-      long id = requestIds.incrementAndGet();
-      return RequestHeader.newBuilder().setClientId(clientId).setRequestId(id).setSettledUpTo(id - 1).build();
     }
 
     long budgetMs() {

@@ -238,7 +238,9 @@ public final class LockStateMachine extends BaseStateMachine {
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
     Events events = new Events();
-    BatchReply.Builder replies = BatchReply.newBuilder();
+    // Only the leader answers clients: followers apply the same entry without building its replies.
+    boolean answers = trx.getServerRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER;
+    BatchReply.Builder replies = answers ? BatchReply.newBuilder() : null;
     synchronized (lock) {
       try (LockStore.Batch writes = store.newBatch()) {
         Tee changes = new Tee(writes, events);
@@ -249,7 +251,9 @@ public final class LockStateMachine extends BaseStateMachine {
           } catch (IllegalArgumentException e) {
             result = Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable command: " + e.getMessage());
           }
-          replies.addReplies(Codec.toReply(result));
+          if (answers) {
+            replies.addReplies(Codec.toReply(result));
+          }
         }
         writes.commit(term, index, table.meta());
       } catch (IOException e) {
@@ -260,11 +264,37 @@ public final class LockStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(term, index);
     events.deliver(listener);
-    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(replies.build().toByteArray())));
+    return CompletableFuture.completedFuture(answers ? new Replies(replies.build()) : Message.EMPTY);
   }
 
-  /** Decodes the replies produced by {@link #applyTransaction}. */
+  /**
+   * The replies of one applied entry. The node's own submissions get this object back through Ratis as it is
+   * (no serialization inside the JVM); it is serialized only when Ratis sends it elsewhere.
+   */
+  static final class Replies implements Message {
+    private final BatchReply replies;
+    private volatile org.apache.ratis.thirdparty.com.google.protobuf.ByteString content;
+
+    Replies(BatchReply replies) {
+      this.replies = replies;
+    }
+
+    @Override
+    public org.apache.ratis.thirdparty.com.google.protobuf.ByteString getContent() {
+      org.apache.ratis.thirdparty.com.google.protobuf.ByteString c = content;
+      if (c == null) {
+        c = UnsafeByteOperations.unsafeWrap(replies.toByteArray());
+        content = c;
+      }
+      return c;
+    }
+  }
+
+  /** The replies produced by {@link #applyTransaction} (decoded only when they crossed a process boundary). */
   public static BatchReply parseReplies(Message message) throws InvalidProtocolBufferException {
+    if (message instanceof Replies r) {
+      return r.replies;
+    }
     return BatchReply.parseFrom(message.getContent().asReadOnlyByteBuffer());
   }
 
@@ -334,11 +364,10 @@ public final class LockStateMachine extends BaseStateMachine {
     if (last == null || last.getIndex() <= 0) {
       return -1;
     }
-    synchronized (lock) {
-      if (snapshots.create(last.getTerm(), last.getIndex(), store::checkpoint)) {
-        LOG.info("Snapshot {} taken ({} locks, {} holders, {} waiters, {} sessions)", last, table.lockCount(),
-            table.holderCount(), table.waiterCount(), table.sessionCount());
-      }
+    // Ratis calls this on the thread that applies entries, so the store holds exactly the entries up to `last`;
+    // reads of the in-memory table go on meanwhile (they never touch RocksDB).
+    if (snapshots.create(last.getTerm(), last.getIndex(), store::checkpoint)) {
+      LOG.info("Snapshot {} taken", last);
     }
     snapshots.cleanupOldSnapshots(new org.apache.ratis.statemachine.SnapshotRetentionPolicy() {
       @Override

@@ -97,6 +97,12 @@ public final class HaspNode implements Closeable {
     // A leader that stepped down (it lost its quorum) may campaign again after a second, not ten (the default):
     // it may be the only node with the whole log, and pre-vote keeps a cut-off node from disturbing the others.
     RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p, TimeDuration.valueOf(1, TimeUnit.SECONDS));
+    // Ratis appends a METADATA entry (the commit index) after commits by default: a second fsynced, replicated
+    // entry per write. A restarted node learns the commit index from the leader instead; its state is in
+    // RocksDB with its applied index, so nothing is applied twice or lost.
+    RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
+    // By default each follower's appender waits at least 1 ms between AppendEntries: one batch per ms at most.
+    RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.ZERO);
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {

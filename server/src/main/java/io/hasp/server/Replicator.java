@@ -12,9 +12,9 @@ import io.hasp.proto.replicated.Query;
 import io.hasp.server.Errors.HaspError;
 import io.hasp.statemachine.LockStateMachine;
 import java.io.Closeable;
+import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientAsynchronousProtocol;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -68,11 +69,7 @@ public final class Replicator implements Closeable {
   private final AtomicLong callIds = new AtomicLong();
   private final PeerForwarding forwarding = new PeerForwarding();
   private final GroupCommit groupCommit = new GroupCommit(this::sendBatch);
-  private final ExecutorService submitter = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "hasp-submit");
-    t.setDaemon(true);
-    return t;
-  });
+  private volatile RaftClientAsynchronousProtocol division;
   private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-retry");
     t.setDaemon(true);
@@ -236,18 +233,13 @@ public final class Replicator implements Closeable {
         .setType(type)
         .setTimeoutMs(CALL_TIMEOUT_MS)
         .build();
-    // Ratis may block briefly inside submit (a server-wide monitor); never on a gRPC I/O thread.
+    // Straight to the division: RaftServer.submitClientRequestAsync would hop to Ratis' client executor and
+    // block this thread on join() until that hop returned.
     CompletableFuture<RaftClientReply> f;
     try {
-      f = CompletableFuture.supplyAsync(() -> {
-        try {
-          return server.submitClientRequestAsync(request);
-        } catch (java.io.IOException e) {
-          return CompletableFuture.<RaftClientReply>failedFuture(e);
-        }
-      }, submitter).thenCompose(x -> x);
-    } catch (RejectedExecutionException e) {
-      return CompletableFuture.failedFuture(noQuorum("node shutting down"));
+      f = division().submitClientRequestAsync(request);
+    } catch (IOException e) {
+      f = CompletableFuture.failedFuture(e);
     }
     return f.orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).thenApply(reply -> {
       if (!reply.isSuccess()) {
@@ -256,6 +248,15 @@ public final class Replicator implements Closeable {
       }
       return reply;
     });
+  }
+
+  private RaftClientAsynchronousProtocol division() throws IOException {
+    RaftClientAsynchronousProtocol d = division;
+    if (d == null) {
+      d = (RaftClientAsynchronousProtocol) server.getDivision(groupId);
+      division = d;
+    }
+    return d;
   }
 
   private void retryLater(Runnable r) {
@@ -321,7 +322,6 @@ public final class Replicator implements Closeable {
   @Override
   public void close() {
     retries.shutdownNow();
-    submitter.shutdownNow();
     groupCommit.failAll(noQuorum("node shutting down"));
     forwarding.close();
   }

@@ -46,9 +46,13 @@ final class Transport implements AutoCloseable {
   }
 
   ManagedChannel channel(String address) {
+    // disableRetry: this class retries itself (same request id, next node), so gRPC need not buffer every call.
+    // Answers are handed to gRPC's default executor, not run on the I/O thread: a caller's callback on an
+    // ...Async future may block (even call this client again) without stalling the channel.
     return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
         .keepAliveTime(KEEPALIVE_TIME_MS, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+        .disableRetry()
         .build());
   }
 

@@ -166,4 +166,15 @@ class ChecksTest {
     assertEquals(Verdict.Status.FAIL, late.status());
     assertTrue(late.findings().get(0).contains("slot 1"), late.findings().toString());
   }
+
+  @Test
+  void aForeverLockThatReturnsAnErrorFails() {
+    op(1, "forever", "acquire", "primary-0", 1, 0, 50, Outcome.OK, 10, "slot0 k");
+    op(1, "forever", "acquire", "primary-0", 1, 100, 200, Outcome.FAIL, 0, "WAIT_CANCELLED"); // the harness stops
+    assertEquals(Verdict.Status.PASS, Checks.failover(h, List.of(), 2_000 * MS).status());
+    op(2, "forever", "acquire", "primary-0", 1, 60, -1, Outcome.UNKNOWN, 0, "NO_QUORUM");
+    Verdict v = Checks.failover(h, List.of(), 2_000 * MS);
+    assertEquals(Verdict.Status.FAIL, v.status());
+    assertTrue(v.findings().get(0).contains("ended with NO_QUORUM"), v.findings().toString());
+  }
 }

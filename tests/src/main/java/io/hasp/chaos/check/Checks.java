@@ -391,8 +391,10 @@ public final class Checks {
     List<String> findings = new ArrayList<>();
     Map<Integer, List<Long>> grants = new TreeMap<>();
     long lastNs = 0;
+    int acquires = 0;
     for (OpRecord r : ops) {
       lastNs = Math.max(lastNs, Math.max(r.invokeNs(), r.completeNs()));
+      acquires += r.workload().equals("forever") && r.f().equals("acquire") ? 1 : 0;
       if (r.workload().equals("forever") && r.f().equals("acquire") && r.outcome() == Outcome.OK
           && r.value().startsWith("slot")) {
         int slot = Integer.parseInt(r.value().substring(4, r.value().indexOf(' ')));
@@ -405,8 +407,12 @@ public final class Checks {
             + r.outcome() + ")");
       }
     }
-    if (grants.isEmpty()) {
+    if (acquires == 0) {
       return new Verdict("failover", Verdict.Status.PASS, "no forever workload in this run", findings);
+    }
+    if (grants.isEmpty()) {
+      return new Verdict("failover", Verdict.Status.FAIL, acquires + " forever lock() calls, not one granted",
+          findings);
     }
     int checked = 0;
     long worst = 0;

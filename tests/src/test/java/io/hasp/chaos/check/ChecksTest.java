@@ -177,4 +177,12 @@ class ChecksTest {
     assertEquals(Verdict.Status.FAIL, v.status());
     assertTrue(v.findings().get(0).contains("ended with NO_QUORUM"), v.findings().toString());
   }
+
+  @Test
+  void aForeverWorkloadWithoutAnyGrantFails() {
+    op(1, "forever", "acquire", "primary-0", 1, 60, 900, Outcome.FAIL, 0, "NO_QUORUM");
+    Verdict v = Checks.failover(h, List.of(), 2_000 * MS);
+    assertEquals(Verdict.Status.FAIL, v.status());
+    assertTrue(v.summary().contains("not one granted"), v.summary());
+  }
 }

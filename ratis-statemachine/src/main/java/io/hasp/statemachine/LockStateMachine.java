@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
@@ -74,6 +75,9 @@ public final class LockStateMachine extends BaseStateMachine {
   private LockStore store;
   private LockTable table = new LockTable();
   private long storeAppliedIndex;
+  private long appliedCommands;
+  private long applyNanos;
+  private volatile SnapshotTaken lastSnapshot = new SnapshotTaken(0, 0, 0);
 
   /**
    * @param dataDir the node's state directory: the live RocksDB goes to {@code dataDir/db}, snapshots to
@@ -241,6 +245,7 @@ public final class LockStateMachine extends BaseStateMachine {
     // Only the leader answers clients: followers apply the same entry without building its replies.
     boolean answers = trx.getServerRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER;
     BatchReply.Builder replies = answers ? BatchReply.newBuilder() : null;
+    long started = System.nanoTime();
     synchronized (lock) {
       try (LockStore.Batch writes = store.newBatch()) {
         Tee changes = new Tee(writes, events);
@@ -261,6 +266,8 @@ public final class LockStateMachine extends BaseStateMachine {
         throw new IllegalStateException("cannot persist entry " + index + ": " + e.getMessage(), e);
       }
       storeAppliedIndex = index;
+      appliedCommands += batch.getCommandsCount();
+      applyNanos += System.nanoTime() - started;
     }
     updateLastAppliedTermIndex(term, index);
     events.deliver(listener);
@@ -366,8 +373,12 @@ public final class LockStateMachine extends BaseStateMachine {
     }
     // Ratis calls this on the thread that applies entries, so the store holds exactly the entries up to `last`;
     // reads of the in-memory table go on meanwhile (they never touch RocksDB).
+    long started = System.nanoTime();
     if (snapshots.create(last.getTerm(), last.getIndex(), store::checkpoint)) {
-      LOG.info("Snapshot {} taken", last);
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+      long bytes = LockStore.sizeOf(snapshots.latestDir());
+      lastSnapshot = new SnapshotTaken(last.getIndex(), bytes, ms);
+      LOG.info("Snapshot {} taken in {} ms ({} bytes)", last, ms, bytes);
     }
     snapshots.cleanupOldSnapshots(new org.apache.ratis.statemachine.SnapshotRetentionPolicy() {
       @Override
@@ -473,6 +484,21 @@ public final class LockStateMachine extends BaseStateMachine {
 
   /** Sizes of the applied state, read together. */
   public record Counts(long locks, long holders, long waiters, long sessions, long outcomes, long clients) {}
+
+  /** A snapshot this node took: its index, size on disk and how long it took (all 0 before the first). */
+  public record SnapshotTaken(long index, long bytes, long millis) {}
+
+  /** The newest snapshot this node took itself. */
+  public SnapshotTaken lastSnapshotTaken() {
+    return lastSnapshot;
+  }
+
+  /** Commands applied since start, and the nanoseconds spent applying them. */
+  public long[] applyCost() {
+    synchronized (lock) {
+      return new long[] {appliedCommands, applyNanos};
+    }
+  }
 
   /** Gauges: a consistent local snapshot of the table's sizes. */
   public Counts counts() {

@@ -314,6 +314,22 @@ public final class LockStore implements Closeable {
     }
   }
 
+  /** Bytes of the regular files under {@code root} (0 when it does not exist). */
+  public static long sizeOf(Path root) throws IOException {
+    if (root == null || !Files.exists(root)) {
+      return 0;
+    }
+    long sum = 0;
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : (Iterable<Path>) walk.filter(Files::isRegularFile)::iterator) {
+        sum += Files.size(p);
+      }
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+    return sum;
+  }
+
   private void closeDb() {
     for (ColumnFamilyHandle h : handles) {
       h.close();

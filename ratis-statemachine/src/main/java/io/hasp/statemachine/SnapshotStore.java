@@ -35,6 +35,8 @@ public final class SnapshotStore implements StateMachineStorage {
   private final Path snapshotDir;
   private final Path tmpDir;
   private volatile FileListSnapshotInfo latest;
+  private static final int DIGESTS_MAX = 100_000;
+  private final java.util.Map<String, MD5Hash> digests = new java.util.concurrent.ConcurrentHashMap<>();
 
   public SnapshotStore(Path snapshotDir, Path tmpDir) {
     this.snapshotDir = snapshotDir;
@@ -113,8 +115,28 @@ public final class SnapshotStore implements StateMachineStorage {
     return new FileListSnapshotInfo(files, ti);
   }
 
-  private static MD5Hash md5(Path f) throws IOException {
-    return MD5FileUtil.computeMd5ForFile(f.toFile());
+  /**
+   * RocksDB's table files never change once written, and a checkpoint hard-links them: consecutive snapshots
+   * share most files, so their digests are computed once per file (keyed by the file's identity, size and
+   * modification time) rather than re-reading the whole store for every snapshot.
+   */
+  private MD5Hash md5(Path f) throws IOException {
+    java.nio.file.attribute.BasicFileAttributes a =
+        Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+    if (a.fileKey() == null || !f.getFileName().toString().endsWith(".sst")) {
+      return MD5FileUtil.computeMd5ForFile(f.toFile());
+    }
+    String key = a.fileKey() + "/" + a.size() + "/" + a.lastModifiedTime().toMillis();
+    MD5Hash known = digests.get(key);
+    if (known != null) {
+      return known;
+    }
+    MD5Hash computed = MD5FileUtil.computeMd5ForFile(f.toFile());
+    if (digests.size() >= DIGESTS_MAX) {
+      digests.clear();
+    }
+    digests.put(key, computed);
+    return computed;
   }
 
   @Override

@@ -233,7 +233,26 @@ public final class HaspNode implements Closeable {
         .setSessions(c.sessions()).setOutcomes(c.outcomes()).setClients(c.clients()).setPendingWaits(waits.size())
         .setHeapUsedBytes(rt.totalMemory() - rt.freeMemory()).setHeapMaxBytes(rt.maxMemory())
         .setHeapAfterGcBytes(heapAfterGc()));
+    long[] cost = stateMachine.applyCost();
+    LockStateMachine.SnapshotTaken taken = stateMachine.lastSnapshotTaken();
+    b.getStatsBuilder().setRssBytes(residentBytes()).setAppliedCommands(cost[0]).setApplyNanos(cost[1])
+        .setSnapshotIndex(taken.index()).setSnapshotBytes(taken.bytes()).setSnapshotMillis(taken.millis());
     return b.build();
+  }
+
+  /** VmRSS of this process from /proc (Linux); 0 where that is not available. */
+  private static long residentBytes() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          String[] parts = line.substring(6).trim().split("\\s+");
+          return Long.parseLong(parts[0]) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+    return 0;
   }
 
   /** The heap pools' usage right after their most recent collection, summed (0 before any collection). */

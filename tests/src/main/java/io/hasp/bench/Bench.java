@@ -148,6 +148,10 @@ final class Bench {
             f.rejoinMs(), f.firstError() == null ? "" : "  first error: " + f.firstError());
       }
     }
+    if (o.workloads().contains("scale")) {
+      out.println("Scale: many held locks, a long queue, restart and catch-up");
+      results.scale.putAll(new ScaleRun(o, prefix, out).run());
+    }
     return results;
   }
 

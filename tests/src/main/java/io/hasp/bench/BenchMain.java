@@ -101,6 +101,7 @@ public final class BenchMain {
     final Map<String, Object> settings = new LinkedHashMap<>();
     final List<Point> points = new ArrayList<>();
     final List<Failover> failover = new ArrayList<>();
+    final Map<String, Object> scale = new LinkedHashMap<>();
     final String started = Instant.now().toString();
 
     String toJson() {
@@ -132,6 +133,9 @@ public final class BenchMain {
       }
       root.add("points", ps);
       root.add("failover", gson.toJsonTree(failover));
+      if (!scale.isEmpty()) {
+        root.add("scale", gson.toJsonTree(scale));
+      }
       return gson.toJson(root);
     }
   }

@@ -12,9 +12,10 @@ import java.util.Set;
 /** The bench's command line, checked: every bad flag is an error naming it. */
 record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer> clients, Duration duration,
     Duration warmup, Path json, Duration statsEvery, String killCommand, String startCommand, int failoverRepeats,
-    int failoverClients, List<Path> compare) {
+    int failoverClients, List<Path> compare, long locks, int waiters, String wipeCommand) {
 
-  static final Set<String> WORKLOADS = new LinkedHashSet<>(List.of("w1", "w2", "w3", "w4", "reads", "w7"));
+  static final Set<String> WORKLOADS = new LinkedHashSet<>(List.of("w1", "w2", "w3", "w4", "reads", "w7",
+      "scale"));
   static final String USAGE = String.join("\n",
       "usage: hasp bench [flags]            measure Hasp through its Java client (one HaspClient per client)",
       "  --endpoints H:P,...      default: $HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
@@ -28,6 +29,10 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       "  --stats-every 60s        during each point, print ops/s and each node's state sizes and heap",
       "  --kill-cmd 'CMD {node}'  w7: how to kill a node (its id replaces {node}); --start-cmd likewise",
       "  --failover-repeats 2     w7 repeats (8 clients each, --failover-clients N)",
+      "  scale workload:          fill --locks N held locks (default 1000000; size 1, lease 10 min, no",
+      "                           session), then sizes, --waiters N on one lock (default 10000), a cold",
+      "                           restart of all nodes (kill/start commands) and a wiped follower's catch-up",
+      "  --wipe-cmd 'CMD {node}'  scale: stop a node and delete its data (./hasp bench sets it)",
       "  --compare OLD NEW        compare two JSON results (no cluster needed) and exit");
 
   static BenchOptions parse(String[] args, String envEndpoints) {
@@ -44,6 +49,9 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
     int repeats = 2;
     int failoverClients = 8;
     List<Path> compare = List.of();
+    long locks = 1_000_000;
+    int waiters = 10_000;
+    String wipe = null;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -77,6 +85,9 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
         case "--failover-repeats" -> repeats = bounded(integer(value(args, ++i, a), a), 1, 20, a);
         case "--failover-clients" -> failoverClients = bounded(integer(value(args, ++i, a), a), 1, 256, a);
         case "--compare" -> compare = List.of(Path.of(value(args, ++i, a)), Path.of(value(args, ++i, a)));
+        case "--locks" -> locks = bounded(integer(value(args, ++i, a), a), 1, 10_000_000, a);
+        case "--waiters" -> waiters = bounded(integer(value(args, ++i, a), a), 0, 100_000, a);
+        case "--wipe-cmd" -> wipe = value(args, ++i, a);
         case "-h", "--help" -> throw new Help();
         default -> throw new IllegalArgumentException("unknown flag " + a + "\n" + USAGE);
       }
@@ -88,7 +99,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       throw new IllegalArgumentException("--stats-every: at least 100ms, got " + stats);
     }
     return new BenchOptions(endpoints, workloads, List.copyOf(clients), duration, warmup, json, stats, kill, start,
-        repeats, failoverClients, compare);
+        repeats, failoverClients, compare, locks, waiters, wipe);
   }
 
   /** Asked for --help. */

@@ -165,4 +165,10 @@ final class FailoverRun {
       throw new IOException("'" + template.replace("{node}", node) + "' exited with " + p.exitValue());
     }
   }
+
+  /** Starts the operator's command with the node id in place of {node} without waiting for it. */
+  static Process spawn(String template, String node) throws IOException {
+    return new ProcessBuilder("sh", "-c", template.replace("{node}", node)).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+  }
 }

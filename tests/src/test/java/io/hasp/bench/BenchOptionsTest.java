@@ -30,6 +30,13 @@ class BenchOptionsTest {
     assertEquals(Duration.ofMillis(1500), o.duration());
     assertEquals(Duration.ofMillis(500), o.statsEvery());
     assertTrue(o.workloads().contains("w7"));
+    assertEquals(1_000_000, d.locks());
+    assertEquals(10_000, d.waiters());
+    BenchOptions s = BenchOptions.parse(new String[] {"--workloads", "scale", "--locks", "5000", "--waiters", "0",
+        "--wipe-cmd", "w {node}"}, null);
+    assertEquals(5000, s.locks());
+    assertEquals(0, s.waiters());
+    assertEquals("w {node}", s.wipeCommand());
   }
 
   @Test
@@ -41,6 +48,8 @@ class BenchOptionsTest {
     assertMessage("w7 needs --kill-cmd", "--workloads", "w7");
     assertMessage("--json needs a value", "--json");
     assertMessage("unknown flag --nope", "--nope");
+    assertMessage("--locks: must be 1..10000000, got 0", "--locks", "0");
+    assertMessage("--waiters: must be 0..100000, got 100001", "--waiters", "100001");
   }
 
   private static void assertMessage(String part, String... args) {

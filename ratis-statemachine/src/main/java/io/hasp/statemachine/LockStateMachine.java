@@ -252,7 +252,8 @@ public final class LockStateMachine extends BaseStateMachine {
         for (io.hasp.proto.replicated.Command c : batch.getCommandsList()) {
           Result result;
           try {
-            result = table.apply(index, term, Codec.toCommand(c, batch.getNowMs()), changes);
+            result = c.getOpCase() == io.hasp.proto.replicated.Command.OpCase.NOOP ? Result.DONE
+                : table.apply(index, term, Codec.toCommand(c, batch.getNowMs()), changes);
           } catch (IllegalArgumentException e) {
             result = Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable command: " + e.getMessage());
           }

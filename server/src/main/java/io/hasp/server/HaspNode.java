@@ -54,6 +54,13 @@ public final class HaspNode implements Closeable {
   private final MetricRegistry metrics = new MetricRegistry();
   private volatile boolean closed;
   private final AcquireFlow acquires;
+  /** Asks for an entry while this node, started with an empty Raft log, has none (see {@link #askUntilAnEntry}). */
+  private final java.util.concurrent.ScheduledExecutorService rejoin =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "hasp-rejoin");
+        t.setDaemon(true);
+        return t;
+      });
 
   private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
     this.config = config;
@@ -69,6 +76,7 @@ public final class HaspNode implements Closeable {
     this.waits = new Waits(stateMachine);
     stateMachine.setListener(waits);
 
+    boolean emptyLog = isEmptyDir(config.dataDir().resolve("raft"));
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(config.dataDir().resolve("raft").toFile()));
     GrpcConfigKeys.Server.setHost(p, config.raftAddress().host());
@@ -93,7 +101,11 @@ public final class HaspNode implements Closeable {
     // After a partition heals, a follower must catch up at once: Ratis' default back-off for a failing follower
     // ("1ms,10, 1s,20, 5s,1000") retries it only every 1-5 s after a few seconds of errors, so a node isolated for
     // 5 s stayed behind for seconds more, and one more fault then left no majority with the whole log.
-    p.set("raft.server.log.appender.retry.policy", "1ms,10, 50ms,20, 200ms,1000000");
+    // The back-off also stays below the heartbeat interval (half the minimum election timeout): a longer sleep
+    // makes every send after it a heartbeat followed by the entries, and the heartbeat's INCONSISTENCY reply
+    // (from a member that lost its log) cancels the entries request, so the leader never backs off to what
+    // that member has (see askUntilAnEntry).
+    p.set("raft.server.log.appender.retry.policy", "1ms,10, 50ms,1000000");
     // A leader that stepped down (it lost its quorum) may campaign again after a second, not ten (the default):
     // it may be the only node with the whole log, and pre-vote keeps a cut-off node from disturbing the others.
     RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p, TimeDuration.valueOf(1, TimeUnit.SECONDS));
@@ -172,6 +184,45 @@ public final class HaspNode implements Closeable {
       }
     });
     ticker.start(config.tickInterval().toMillis());
+    if (emptyLog && peers.size() > 1) {
+      askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
+    } else {
+      rejoin.shutdown();
+    }
+  }
+
+  private static boolean isEmptyDir(java.nio.file.Path dir) throws IOException {
+    if (!java.nio.file.Files.isDirectory(dir)) {
+      return true;
+    }
+    try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(dir)) {
+      return all.noneMatch(java.nio.file.Files::isRegularFile);
+    }
+  }
+
+  /**
+   * A node that started with an empty Raft log (new, or its disk was lost) may be a member the leader already
+   * knew: Ratis' leader then sends it heartbeats against its old progress and backs off to what it really has
+   * only when it sends an entry (RATIS-2523), so on an idle cluster the node never caught up. Until its log has
+   * an entry, this node asks the leader for a no-op entry every second (bounded by {@code untilNanos}).
+   */
+  private void askUntilAnEntry(long untilNanos) {
+    rejoin.scheduleWithFixedDelay(() -> {
+      try {
+        boolean hasEntry = raftServer.getDivision(group.getGroupId()).getRaftLog().getLastEntryTermIndex() != null;
+        if (closed || hasEntry || System.nanoTime() - untilNanos > 0) {
+          LOG.info("Started with an empty Raft log: {}", hasEntry ? "entries arrived" : "no longer asking");
+          rejoin.shutdown();
+          return;
+        }
+        DivisionInfo i = divisionInfo();
+        if (i != null && !i.isLeader()) {
+          replicator.askForAnEntry();
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.debug("asking for an entry failed: {}", e.toString());
+      }
+    }, 1, 1, TimeUnit.SECONDS);
   }
 
   /** Starts a node; {@code onFatal} runs when the node can no longer serve (e.g. to exit the process). */
@@ -282,6 +333,7 @@ public final class HaspNode implements Closeable {
       return;
     }
     closed = true;
+    rejoin.shutdownNow();
     ticker.close();
     acquires.close();
     waits.failAll(Errors.toStatus(new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node shutting down")));

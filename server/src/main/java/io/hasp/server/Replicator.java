@@ -177,6 +177,28 @@ public final class Replicator implements Closeable {
   }
 
   /**
+   * Asks whoever leads to append an entry that changes nothing (sent to every other peer; only the leader
+   * appends it). For a node that started with an empty Raft log: see {@code NoopCmd}.
+   */
+  void askForAnEntry() {
+    byte[] batch = CommandBatch.newBuilder()
+        .addCommands(Command.newBuilder().setNoop(io.hasp.proto.replicated.NoopCmd.getDefaultInstance()))
+        .build().toByteArray();
+    ForwardedBatch fb = ForwardedBatch.newBuilder()
+        .setRaftClientId(ByteString.copyFrom(clientId.toByteString().toByteArray()))
+        .setCallId(callIds.incrementAndGet())
+        .setBatch(ByteString.copyFrom(batch))
+        .build();
+    for (Map.Entry<String, NodeConfig.Peer> e : peers.entrySet()) {
+      if (!e.getKey().equals(self.toString())) {
+        forwarding.forward(e.getValue().raftAddress().toString(), fb, 1_000)
+            .whenComplete((r, error) -> LOG.debug("asked {} for an entry: {}", e.getKey(),
+                error == null ? "appended" : error.getMessage()));
+      }
+    }
+  }
+
+  /**
    * The leader's own timer: proposes {@code command} as an entry of its own, only while this node leads, never
    * forwarded and never retried.
    */

@@ -80,6 +80,40 @@ class SnapshotTest extends FreshClusterTest {
     }
   }
 
+  /**
+   * A follower whose disk was lost comes back to an idle cluster (no write after it is back): it catches up.
+   * Ratis' leader sent such a member only heartbeats against its old progress until some entry was appended
+   * (RATIS-2523); the node now asks for a no-op entry while its log is empty.
+   */
+  @Test
+  void wipedFollowerOfAnIdleClusterCatchesUp() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    Rpc c = new Rpc();
+    List<LockResponse> kept = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      kept.add(cluster.stub(i % 3).lock(c.lock("idle-keep-" + i).setLeaseMs(600_000).build()));
+    }
+    int leader = cluster.leaderIndex(Duration.ofSeconds(60));
+    long target = cluster.status(leader).getCommitIndex();
+    int victim = cluster.followerIndex();
+    // caught up before it goes: the leader's record of its progress is the whole log
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.status(victim).getAppliedIndex() < target) {
+      assertTrue(System.nanoTime() < deadline, "follower did not catch up before the wipe");
+      ProcessCluster.sleep(50);
+    }
+    cluster.stop(victim);
+    cluster.wipe(victim);
+    cluster.restart(victim);
+    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (cluster.status(victim) == null || cluster.status(victim).getAppliedIndex() < target) {
+      assertTrue(System.nanoTime() < deadline, "the wiped follower of an idle cluster did not catch up within 30 s: "
+          + cluster.status(victim) + "\n" + cluster.tail(victim) + "\nleader:\n" + cluster.tail(leader));
+      ProcessCluster.sleep(100);
+    }
+    assertEquals(20, cluster.status(victim).getStats().getLocks(), "the wiped follower has every lock again");
+  }
+
   /** The smallest start index of the Raft log segments on node i. */
   private long oldestLogIndex(int node) throws IOException {
     Pattern segment = Pattern.compile("log_(?:inprogress_)?(\\d+)(?:-\\d+)?");

@@ -12,7 +12,7 @@ import java.util.Set;
 /** The bench's command line, checked: every bad flag is an error naming it. */
 record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer> clients, Duration duration,
     Duration warmup, Path json, Duration statsEvery, String killCommand, String startCommand, int failoverRepeats,
-    int failoverClients, List<Path> compare, long locks, int waiters, String wipeCommand) {
+    int failoverClients, List<Path> compare, long locks, int waiters, String wipeCommand, Duration scaleLease) {
 
   static final Set<String> WORKLOADS = new LinkedHashSet<>(List.of("w1", "w2", "w3", "w4", "reads", "w7",
       "scale"));
@@ -33,6 +33,8 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       "                           session), then sizes, --waiters N on one lock (default 10000), a cold",
       "                           restart of all nodes (kill/start commands) and a wiped follower's catch-up",
       "  --wipe-cmd 'CMD {node}'  scale: stop a node and delete its data (./hasp bench sets it)",
+      "  --scale-lease 10m        scale: the lease of the filled locks (a fill slower than it never holds all);",
+      "                           the fill runs on the largest --clients count",
       "  --compare OLD NEW        compare two JSON results (no cluster needed) and exit");
 
   static BenchOptions parse(String[] args, String envEndpoints) {
@@ -52,6 +54,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
     long locks = 1_000_000;
     int waiters = 10_000;
     String wipe = null;
+    Duration scaleLease = Duration.ofMinutes(10);
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -88,6 +91,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
         case "--locks" -> locks = bounded(integer(value(args, ++i, a), a), 1, 10_000_000, a);
         case "--waiters" -> waiters = bounded(integer(value(args, ++i, a), a), 0, 100_000, a);
         case "--wipe-cmd" -> wipe = value(args, ++i, a);
+        case "--scale-lease" -> scaleLease = duration(value(args, ++i, a), a, Duration.ofSeconds(10), Duration.ofHours(24));
         case "-h", "--help" -> throw new Help();
         default -> throw new IllegalArgumentException("unknown flag " + a + "\n" + USAGE);
       }
@@ -99,7 +103,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       throw new IllegalArgumentException("--stats-every: at least 100ms, got " + stats);
     }
     return new BenchOptions(endpoints, workloads, List.copyOf(clients), duration, warmup, json, stats, kill, start,
-        repeats, failoverClients, compare, locks, waiters, wipe);
+        repeats, failoverClients, compare, locks, waiters, wipe, scaleLease);
   }
 
   /** Asked for --help. */

@@ -25,17 +25,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The scale workload: fills the cluster with {@code --locks} held locks (size 1, a 10 min lease, no session),
+ * The scale workload: fills the cluster with {@code --locks} held locks (size 1, a lease of {@code --scale-lease},
+ * default 10 min, no session),
  * reporting at every power of ten the fill rate and each node's cost per applied command and heap; then each
  * node's heap, RSS and newest snapshot; then the cost per applied command and the hand-off rate with
  * {@code --waiters} waiters queued on one lock; then (with the kill and start commands) a cold restart of every
  * node to serving, and (with the wipe command) a wiped follower's catch-up. Every phase is bounded in time.
  */
 final class ScaleRun {
-  static final Duration LEASE = Duration.ofMinutes(10);
   static final long FILL_BOUND_MS = TimeUnit.MINUTES.toMillis(60);
   static final long PHASE_BOUND_MS = TimeUnit.MINUTES.toMillis(5);
-  static final int FILL_CLIENTS = 64;
   static final int WAITERS_PER_CLIENT = 2_000;
 
   private final BenchOptions o;
@@ -68,20 +67,21 @@ final class ScaleRun {
 
   private void fill() throws InterruptedException {
     long n = o.locks();
-    out.printf(Locale.ROOT, "  fill: %d locks (size 1, lease %s, no session) on %d clients%n", n, LEASE,
-        FILL_CLIENTS);
+    int fillClients = o.clients().stream().mapToInt(Integer::intValue).max().orElse(64);
+    out.printf(Locale.ROOT, "  fill: %d locks (size 1, lease %s, no session) on %d clients%n", n, o.scaleLease(),
+        fillClients);
     List<Long> marks = new ArrayList<>();
     for (long m = 1_000; m < n; m *= 10) {
       marks.add(m);
     }
     marks.add(n);
-    LockOptions opts = LockOptions.builder().lease(LEASE).autoRenew(false).build();
-    List<HaspClient> clients = connect(FILL_CLIENTS, Duration.ofSeconds(1));
+    LockOptions opts = LockOptions.builder().lease(o.scaleLease()).autoRenew(false).build();
+    List<HaspClient> clients = connect(fillClients, Duration.ofSeconds(1));
     AtomicLong next = new AtomicLong();
     AtomicLong done = new AtomicLong();
     AtomicLong errors = new AtomicLong();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FILL_BOUND_MS);
-    ExecutorService pool = Executors.newFixedThreadPool(FILL_CLIENTS, daemon("bench-fill"));
+    ExecutorService pool = Executors.newFixedThreadPool(fillClients, daemon("bench-fill"));
     List<Map<String, Object>> segments = new ArrayList<>();
     try {
       for (HaspClient c : clients) {

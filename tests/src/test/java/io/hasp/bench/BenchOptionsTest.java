@@ -37,6 +37,7 @@ class BenchOptionsTest {
     assertEquals(5000, s.locks());
     assertEquals(0, s.waiters());
     assertEquals("w {node}", s.wipeCommand());
+    assertEquals(Duration.ofMinutes(10), d.scaleLease());
   }
 
   @Test

@@ -846,9 +846,10 @@ public final class LockTable {
   // Restore (loading persisted records; the store calls these in any order, then finishRestore)
   // ------------------------------------------------------------------------------------------------
 
-  private final Map<String, List<Holder>> restoringHolders = new HashMap<>();
-  private final Map<String, List<Waiter>> restoringWaiters = new HashMap<>();
-  private final Map<String, Long> restoringLocks = new HashMap<>();
+  // replaced (not cleared) after a restore: a cleared map keeps its table, sized for every restored record
+  private Map<String, List<Holder>> restoringHolders = new HashMap<>();
+  private Map<String, List<Waiter>> restoringWaiters = new HashMap<>();
+  private Map<String, Long> restoringLocks = new HashMap<>();
 
   public void restoreMeta(Meta restored) {
     meta = Objects.requireNonNull(restored);
@@ -924,9 +925,9 @@ public final class LockTable {
         throw new IllegalStateException("restored waiters of lock '" + name + "' without its lock record");
       }
     }
-    restoringLocks.clear();
-    restoringHolders.clear();
-    restoringWaiters.clear();
+    restoringLocks = new HashMap<>();
+    restoringHolders = new HashMap<>();
+    restoringWaiters = new HashMap<>();
     checkInvariants();
   }
 

@@ -26,6 +26,8 @@ import java.util.function.Function;
 final class Acquisition<T> extends CompletableFuture<T> {
   /** Pause before a wait whose session expired is sent again in a new session. */
   static final long REQUEUE_PAUSE_MS = 100;
+  /** Between two tries of a waiting acquire to open a session when none could be opened. */
+  static final long SESSION_RETRY_PAUSE_MS = 500;
   private final HaspClient client;
   private final String name;
   private final LockOptions options;
@@ -59,11 +61,19 @@ final class Acquisition<T> extends CompletableFuture<T> {
   /** Starts once the session is known (every wait is tied to it, even for a hold that then stands alone). */
   void start() {
     client.session().get().whenComplete((info, e) -> {
-      if (e != null) {
-        completeExceptionally(RetryPolicy.toException(HaspClient.unwrap(e)));
-      } else {
+      if (e == null) {
         send(info);
+        return;
       }
+      HaspException x = RetryPolicy.toException(HaspClient.unwrap(e));
+      // No session could be opened in the session call's own budget (no quorum for that long: every node
+      // restarting, say). A wait that has time left tries again; a refusal (or the client's own close) ends it.
+      boolean noAnswer = x.code() == ErrorCode.NO_QUORUM || x.code() == ErrorCode.NOT_LEADER;
+      if (noAnswer && waits() && !waitBudget.spent() && !isDone()) {
+        client.schedule(this::start, SESSION_RETRY_PAUSE_MS);
+        return;
+      }
+      completeExceptionally(x);
     });
   }
 

@@ -121,6 +121,48 @@ class LifecycleTest extends FreshClusterTest {
     }
   }
 
+  /**
+   * Every node down for longer than the session lives and than a session open may try: the waiting forever
+   * lock() loses its session, cannot open a new one while no node answers, and still must not give up (it threw
+   * NO_QUORUM here, seen by the chaos failover checker during restart-all).
+   */
+  @Test
+  void aForeverLockOutlivesAnOutageLongerThanItsSession() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    ExecutorService pool = Executors.newCachedThreadPool();
+    Duration ttl = Duration.ofSeconds(2);
+    try (HaspClient a = HaspClient.builder().endpoints(cluster.endpoints()).sessionTtl(ttl).build();
+        HaspClient b = HaspClient.builder().endpoints(cluster.endpoints()).sessionTtl(ttl).build()) {
+      LockHandle held = a.lock("outage");
+      Future<LockHandle> waiting = pool.submit(() -> b.lock("outage"));
+      await("b queued", Duration.ofSeconds(60), () -> waiters("outage") == 1);
+      for (int i = 0; i < 3; i++) {
+        cluster.stop(i);
+      }
+      // and a lock() called while no node runs, by a client that has no session yet
+      HaspClient late = HaspClient.builder().endpoints(cluster.endpoints()).sessionTtl(ttl).build();
+      Future<LockHandle> lateLock = pool.submit(() -> late.lock("outage-late"));
+      // no node answers for several session lifetimes and session-open budgets
+      long downUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+      while (System.nanoTime() < downUntil) {
+        assertFalse(waiting.isDone(), () -> "the forever lock() gave up while no node ran: " + failure(waiting));
+        assertFalse(lateLock.isDone(), () -> "the lock() called during the outage gave up: " + failure(lateLock));
+        ProcessCluster.sleep(100);
+      }
+      for (int i = 0; i < 3; i++) {
+        cluster.restart(i);
+      }
+      // a's session expired with the outage, so its hold ends and b's forever wait is granted
+      LockHandle got = waiting.get(120, TimeUnit.SECONDS);
+      assertTrue(got.token() > held.token(), "granted after the outage with a newer token");
+      got.close();
+      lateLock.get(120, TimeUnit.SECONDS).close();
+      late.close();
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   private static String failure(Future<?> f) {
     try {
       f.get();

@@ -399,7 +399,7 @@ public final class Checks {
           && r.value().startsWith("slot")) {
         int slot = Integer.parseInt(r.value().substring(4, r.value().indexOf(' ')));
         grants.computeIfAbsent(slot, k -> new ArrayList<>()).add(r.completeNs());
-      } else if (r.workload().equals("forever") && r.f().equals("acquire") && !r.value().equals("WAIT_CANCELLED")
+      } else if (r.workload().equals("forever") && r.f().equals("acquire") && !r.value().startsWith("WAIT_CANCELLED")
           && findings.size() < 50) {
         // lock() without a wait timeout has no error to give but the client's own close (WAIT_CANCELLED, the
         // harness stopping): any other error is one a user's failover code would see

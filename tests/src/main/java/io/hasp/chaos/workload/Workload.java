@@ -317,10 +317,10 @@ public final class Workload {
     try {
       handle = client.lock(name, LockOptions.builder().owner("p" + process).build());
     } catch (RuntimeException e) {
-      // a forever wait has no timeout: any error here is one a user would see
+      // a forever wait has no timeout: any error here is one a user would see (kept with its message)
       Outcome o = classify(e);
       history.add(new OpRecord(id, process, "forever", "acquire", name, 1, t0, o == Outcome.UNKNOWN ? -1 : history.now(),
-          wall, o, 0, code(e)));
+          wall, o, 0, code(e) + ": " + e.getMessage()));
       return true;
     }
     history.add(new OpRecord(id, process, "forever", "acquire", name, 1, t0, history.now(), wall, Outcome.OK,

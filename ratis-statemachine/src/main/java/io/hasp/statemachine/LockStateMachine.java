@@ -242,9 +242,11 @@ public final class LockStateMachine extends BaseStateMachine {
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
     Events events = new Events();
-    // Only the leader answers clients: followers apply the same entry without building its replies.
-    boolean answers = trx.getServerRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER;
-    BatchReply.Builder replies = answers ? BatchReply.newBuilder() : null;
+    // Every replica keeps its entry's results: Ratis puts the reply into its retry cache on every node, and a
+    // batch re-sent with the same call id (a follower's forward after the leader died, this node's own retry
+    // once it leads) is answered from that cache. Followers only keep the results; they are encoded when the
+    // reply is read (an entry applied without replies answered such a retry with none).
+    List<Result> results = new ArrayList<>(batch.getCommandsCount());
     long started = System.nanoTime();
     synchronized (lock) {
       try (LockStore.Batch writes = store.newBatch()) {
@@ -257,9 +259,7 @@ public final class LockStateMachine extends BaseStateMachine {
           } catch (IllegalArgumentException e) {
             result = Result.fail(ErrorCode.INVALID_ARGUMENT, "undecodable command: " + e.getMessage());
           }
-          if (answers) {
-            replies.addReplies(Codec.toReply(result));
-          }
+          results.add(result);
         }
         writes.commit(term, index, table.meta());
       } catch (IOException e) {
@@ -272,7 +272,7 @@ public final class LockStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(term, index);
     events.deliver(listener);
-    return CompletableFuture.completedFuture(answers ? new Replies(replies.build()) : Message.EMPTY);
+    return CompletableFuture.completedFuture(new Replies(results));
   }
 
   /**
@@ -280,18 +280,33 @@ public final class LockStateMachine extends BaseStateMachine {
    * (no serialization inside the JVM); it is serialized only when Ratis sends it elsewhere.
    */
   static final class Replies implements Message {
-    private final BatchReply replies;
+    private final List<Result> results;
+    private volatile BatchReply replies;
     private volatile org.apache.ratis.thirdparty.com.google.protobuf.ByteString content;
 
-    Replies(BatchReply replies) {
-      this.replies = replies;
+    Replies(List<Result> results) {
+      this.results = results;
+    }
+
+    /** Encoded on first use (the leader answering, or a retry answered from the cache), once. */
+    BatchReply replies() {
+      BatchReply r = replies;
+      if (r == null) {
+        BatchReply.Builder b = BatchReply.newBuilder();
+        for (Result result : results) {
+          b.addReplies(Codec.toReply(result));
+        }
+        r = b.build();
+        replies = r;
+      }
+      return r;
     }
 
     @Override
     public org.apache.ratis.thirdparty.com.google.protobuf.ByteString getContent() {
       org.apache.ratis.thirdparty.com.google.protobuf.ByteString c = content;
       if (c == null) {
-        c = UnsafeByteOperations.unsafeWrap(replies.toByteArray());
+        c = UnsafeByteOperations.unsafeWrap(replies().toByteArray());
         content = c;
       }
       return c;
@@ -301,7 +316,7 @@ public final class LockStateMachine extends BaseStateMachine {
   /** The replies produced by {@link #applyTransaction} (decoded only when they crossed a process boundary). */
   public static BatchReply parseReplies(Message message) throws InvalidProtocolBufferException {
     if (message instanceof Replies r) {
-      return r.replies;
+      return r.replies();
     }
     return BatchReply.parseFrom(message.getContent().asReadOnlyByteBuffer());
   }

@@ -67,7 +67,7 @@ class BoundaryTest extends SharedClusterTest {
     assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e.toString());
   }
 
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
+  static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
     @Override
     public InputStream stream(byte[] value) {
       return new ByteArrayInputStream(value);
@@ -83,7 +83,7 @@ class BoundaryTest extends SharedClusterTest {
     }
   };
 
-  private static final MethodDescriptor<byte[], byte[]> FORWARD = MethodDescriptor.<byte[], byte[]>newBuilder()
+  static final MethodDescriptor<byte[], byte[]> FORWARD = MethodDescriptor.<byte[], byte[]>newBuilder()
       .setType(MethodDescriptor.MethodType.UNARY)
       .setFullMethodName("hasp.internal.v1.Peer/ForwardBatch")
       .setRequestMarshaller(BYTES)

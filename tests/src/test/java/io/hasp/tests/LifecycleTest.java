@@ -163,6 +163,60 @@ class LifecycleTest extends FreshClusterTest {
     }
   }
 
+  /**
+   * A batch re-sent with the same Raft client and call id (what a follower does when the leader it forwarded to
+   * dies before answering) reaches a new leader that applied it as a follower: Ratis answers it from that
+   * node's retry cache, and the answer must carry the batch's replies (followers kept none: "batch of 1
+   * commands got 0 replies", INTERNAL to the waiting client).
+   */
+  @Test
+  void aBatchRetriedAtTheNextLeaderIsAnsweredWithItsReplies() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    byte[] uuid = new byte[16];
+    java.nio.ByteBuffer.wrap(uuid).putLong(java.util.UUID.randomUUID().getMostSignificantBits())
+        .putLong(java.util.UUID.randomUUID().getLeastSignificantBits());
+    io.hasp.proto.replicated.Command acquire = io.hasp.proto.replicated.Command.newBuilder().setClientId("retrier")
+        .setRequestId(1).setAcquire(io.hasp.proto.replicated.AcquireCmd.newBuilder().setName("retried").setSize(1)
+            .setTryOnly(true).setLeaseMs(600_000).setKey("retried-key")).build();
+    io.hasp.proto.replicated.ForwardedBatch fb = io.hasp.proto.replicated.ForwardedBatch.newBuilder()
+        .setRaftClientId(com.google.protobuf.ByteString.copyFrom(uuid)).setCallId(7)
+        .setBatch(io.hasp.proto.replicated.CommandBatch.newBuilder().addCommands(acquire).build().toByteString())
+        .build();
+    int leader = cluster.leaderIndex(Duration.ofSeconds(60));
+    io.hasp.proto.replicated.BatchReply first = forward(leader, fb);
+    assertEquals(1, first.getRepliesCount(), first.toString());
+    assertTrue(first.getReplies(0).getAcquire().hasGrant(), first.toString());
+    long applied = cluster.status(leader).getCommitIndex();
+    await("every node applied the batch", Duration.ofSeconds(60), () -> {
+      for (int i = 0; i < 3; i++) {
+        if (cluster.status(i) == null || cluster.status(i).getAppliedIndex() < applied) {
+          return false;
+        }
+      }
+      return true;
+    });
+    cluster.kill(leader);
+    int next = cluster.leaderIndex(Duration.ofSeconds(60));
+    io.hasp.proto.replicated.BatchReply again = forward(next, fb);
+    assertEquals(1, again.getRepliesCount(), "the retry was answered without the batch's replies: " + again);
+    assertEquals(first.getReplies(0).getAcquire().getGrant().getToken(),
+        again.getReplies(0).getAcquire().getGrant().getToken(), "the same grant, not a second one");
+  }
+
+  private io.hasp.proto.replicated.BatchReply forward(int node, io.hasp.proto.replicated.ForwardedBatch fb)
+      throws Exception {
+    org.apache.ratis.thirdparty.io.grpc.ManagedChannel raft = org.apache.ratis.thirdparty.io.grpc.netty
+        .NettyChannelBuilder.forTarget(cluster.raftAddress(node)).usePlaintext().build();
+    try {
+      byte[] reply = org.apache.ratis.thirdparty.io.grpc.stub.ClientCalls.blockingUnaryCall(raft, BoundaryTest.FORWARD,
+          org.apache.ratis.thirdparty.io.grpc.CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+          fb.toByteArray());
+      return io.hasp.proto.replicated.BatchReply.parseFrom(reply);
+    } finally {
+      raft.shutdownNow();
+    }
+  }
+
   private static String failure(Future<?> f) {
     try {
       f.get();

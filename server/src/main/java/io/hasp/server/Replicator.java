@@ -303,8 +303,15 @@ public final class Replicator implements Closeable {
       return h;
     }
     if (c instanceof StateMachineException s) {
-      Throwable cause = s.getCause() != null ? s.getCause() : s;
-      return new HaspError(ErrorCode.INVALID_ARGUMENT, "rejected by the leader: " + cause.getMessage());
+      if (s.getCause() instanceof IllegalArgumentException refused) {
+        // the state machine's own refusal (startTransaction, a malformed query): a definite answer
+        return new HaspError(ErrorCode.INVALID_ARGUMENT, "rejected by the leader: " + refused.getMessage());
+      }
+      // Anything else Ratis reports as a state machine failure (seen for a moment while nodes were killed or
+      // started under chaos) says nothing about the request: its outcome is unknown and it is tried again. It
+      // once came back as a definite INVALID_ARGUMENT for a release that had happened (a linearizability failure).
+      LOG.warn("state machine failure, answered as NO_QUORUM: {}", s.toString());
+      return noQuorum("the state machine could not take the request now: " + firstLine(String.valueOf(s.getMessage())));
     }
     if (c instanceof NotLeaderException nle) {
       String hint = nle.getSuggestedLeader() == null ? leaderHint() : apiAddress(nle.getSuggestedLeader().getId());

@@ -226,6 +226,10 @@ public final class Workload {
       return false;
     } catch (RuntimeException e) {
       Outcome o = classify(e);
+      if (!code(e).equals("INVALID_KEY") && !code(e).equals("LOCK_NOT_FOUND") && o != Outcome.UNKNOWN) {
+        System.err.println("chaos: release of " + name + " token " + handle.token() + " by p" + process + " failed: "
+            + e); // an answer no release should get: kept for the report's reader
+      }
       history.add(new OpRecord(rid, process, kind, "release", name, size, r0, o == Outcome.UNKNOWN ? -1 : history.now(),
           rwall, o, handle.token(), code(e)));
       return o == Outcome.UNKNOWN;
@@ -346,6 +350,10 @@ public final class Workload {
       return false;
     } catch (RuntimeException e) {
       Outcome o = classify(e);
+      if (!code(e).equals("INVALID_KEY") && !code(e).equals("LOCK_NOT_FOUND") && o != Outcome.UNKNOWN) {
+        System.err.println("chaos: release of " + name + " token " + handle.token() + " by p" + process + " failed: "
+            + e); // an answer no release should get: kept for the report's reader
+      }
       history.add(new OpRecord(rid, process, kind, "release", name, size, r0, o == Outcome.UNKNOWN ? -1 : history.now(),
           rwall, o, handle.token(), code(e)));
       return o == Outcome.UNKNOWN;

@@ -27,8 +27,7 @@ final class RetryPolicy {
   static Decision decide(StatusRuntimeException e) {
     String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
     if (code == null) {
-      Status.Code c = e.getStatus().getCode();
-      return new Decision(c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED, null);
+      return new Decision(noAnswer(e.getStatus().getCode()), null);
     }
     if (code.equals("NOT_LEADER")) {
       return new Decision(true, e.getTrailers().get(LEADER));
@@ -37,6 +36,15 @@ final class RetryPolicy {
       return new Decision(true, null); // the wait goes on and the node is alive: the same node again
     }
     return new Decision(code.equals("NO_QUORUM"), null);
+  }
+
+  /**
+   * A status without Hasp's error code that says no node answered: unreachable, out of time, or the connection
+   * closed under the call (gRPC reports that as UNKNOWN "channel closed" when a node dies mid-call). Every answer a
+   * Hasp node gives carries its code, so these leave the outcome unknown and the same request may be sent again.
+   */
+  private static boolean noAnswer(Status.Code c) {
+    return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.UNKNOWN;
   }
 
   /** Backoff after round {@code round} (1-based) of failed tries over every endpoint: capped, with full jitter. */
@@ -63,7 +71,7 @@ final class RetryPolicy {
         String message = d != null && d.startsWith(code + ": ") ? d.substring(code.length() + 2) : String.valueOf(d);
         return HaspException.of(c, message);
       }
-      if (e.getStatus().getCode() == Status.Code.UNAVAILABLE || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+      if (noAnswer(e.getStatus().getCode())) {
         return new HaspException.NoQuorumException("no node answered in time (" + e.getStatus().getCode() + ")");
       }
       return new HaspException(ErrorCode.INTERNAL, e.getStatus().getCode() + (d == null ? "" : ": " + d));

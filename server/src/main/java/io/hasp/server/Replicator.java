@@ -120,11 +120,7 @@ public final class Replicator implements Closeable {
       if (peer == null) {
         tried = CompletableFuture.failedFuture(noQuorum("no leader is known"));
       } else {
-        ForwardedBatch fb = ForwardedBatch.newBuilder()
-            .setRaftClientId(ByteString.copyFrom(clientId.toByteString().toByteArray()))
-            .setCallId(callId)
-            .setBatch(ByteString.copyFrom(batch))
-            .build();
+        ForwardedBatch fb = forwarded(batch, callId);
         // a short try: a leader that went away (killed, cut off) must not hold this batch, and with it this
         // node's group commit, for the whole call; the retry carries the same call id, so it is applied once
         long left = Math.max(1, Math.min(FORWARD_TRY_MS, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
@@ -176,6 +172,15 @@ public final class Replicator implements Closeable {
         });
   }
 
+  /** A batch of this node's, as sent to the leader: under this node's Raft client id, with its call id. */
+  private ForwardedBatch forwarded(byte[] batch, long callId) {
+    return ForwardedBatch.newBuilder()
+        .setRaftClientId(ByteString.copyFrom(clientId.toByteString().toByteArray()))
+        .setCallId(callId)
+        .setBatch(ByteString.copyFrom(batch))
+        .build();
+  }
+
   /**
    * Asks whoever leads to append an entry that changes nothing (sent to every other peer; only the leader
    * appends it). For a node that started with an empty Raft log: see {@code NoopCmd}.
@@ -184,11 +189,7 @@ public final class Replicator implements Closeable {
     byte[] batch = CommandBatch.newBuilder()
         .addCommands(Command.newBuilder().setNoop(io.hasp.proto.replicated.NoopCmd.getDefaultInstance()))
         .build().toByteArray();
-    ForwardedBatch fb = ForwardedBatch.newBuilder()
-        .setRaftClientId(ByteString.copyFrom(clientId.toByteString().toByteArray()))
-        .setCallId(callIds.incrementAndGet())
-        .setBatch(ByteString.copyFrom(batch))
-        .build();
+    ForwardedBatch fb = forwarded(batch, callIds.incrementAndGet());
     for (Map.Entry<String, NodeConfig.Peer> e : peers.entrySet()) {
       if (!e.getKey().equals(self.toString())) {
         forwarding.forward(e.getValue().raftAddress().toString(), fb, 1_000)

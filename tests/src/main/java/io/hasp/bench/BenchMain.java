@@ -224,6 +224,20 @@ public final class BenchMain {
     return c;
   }
 
+  /** One node's ClusterStatus over a channel of its own, or null when it does not answer within the bound. */
+  static io.hasp.proto.ClusterStatusResponse status(String address, long timeoutMs) {
+    io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(address)
+        .usePlaintext().build();
+    try {
+      return io.hasp.proto.HaspGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+          .clusterStatus(io.hasp.proto.ClusterStatusRequest.getDefaultInstance());
+    } catch (RuntimeException e) {
+      return null;
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
   static LockOptions size(long n) {
     return LockOptions.builder().size(n).build();
   }

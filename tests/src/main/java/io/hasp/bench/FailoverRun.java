@@ -1,11 +1,7 @@
 package io.hasp.bench;
 
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.hasp.bench.BenchMain.Failover;
 import io.hasp.client.HaspClient;
-import io.hasp.proto.ClusterStatusRequest;
-import io.hasp.proto.HaspGrpc;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -142,15 +138,8 @@ final class FailoverRun {
   }
 
   private static String roleOf(String address) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(address).usePlaintext().build();
-    try {
-      return HaspGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
-          .clusterStatus(ClusterStatusRequest.getDefaultInstance()).getRole();
-    } catch (RuntimeException e) {
-      return null;
-    } finally {
-      ch.shutdownNow();
-    }
+    io.hasp.proto.ClusterStatusResponse s = BenchMain.status(address, 1_000);
+    return s == null ? null : s.getRole();
   }
 
   /** Runs the operator's command with the node id in place of {node}; bounded to 60 s. */

@@ -1,13 +1,9 @@
 package io.hasp.bench;
 
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.hasp.client.HaspClient;
 import io.hasp.client.LockHandle;
 import io.hasp.client.LockOptions;
-import io.hasp.proto.ClusterStatusRequest;
 import io.hasp.proto.ClusterStatusResponse;
-import io.hasp.proto.HaspGrpc;
 import io.hasp.proto.NodeStats;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -384,15 +380,7 @@ final class ScaleRun {
   }
 
   private static ClusterStatusResponse status(String address) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(address).usePlaintext().build();
-    try {
-      return HaspGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
-          .clusterStatus(ClusterStatusRequest.getDefaultInstance());
-    } catch (RuntimeException e) {
-      return null;
-    } finally {
-      ch.shutdownNow();
-    }
+    return BenchMain.status(address, 5_000);
   }
 
   /** Per node: {applied commands, apply nanoseconds}. */

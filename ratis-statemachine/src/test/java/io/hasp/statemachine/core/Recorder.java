@@ -108,7 +108,8 @@ final class Recorder implements Changes {
 
   /**
    * A fresh table loaded from this store through the restore API, calling restore* in a shuffled order (the
-   * store may call them in any order), then finishRestore.
+   * store may call them in any order), then finishRestore, then every invariant, the indexes' too (a restore
+   * checks only the records' own).
    */
   LockTable restore(Random random) {
     LockTable t = new LockTable();
@@ -127,6 +128,7 @@ final class Recorder implements Changes {
     Collections.shuffle(calls, random);
     calls.forEach(Runnable::run);
     t.finishRestore();
+    t.checkInvariants();
     return t;
   }
 

@@ -1,0 +1,178 @@
+package io.hasp.statemachine.core;
+
+import java.util.AbstractMap;
+import java.util.AbstractSet;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * Fills an empty TreeMap or TreeSet from a list that is already sorted, in linear time: both copy a
+ * {@link SortedMap} / {@link SortedSet} with their own comparator without comparing a single key (their
+ * {@code buildFromSorted}). The views below offer exactly what those copies read: comparator, size, iteration.
+ */
+final class Sorted {
+  private Sorted() {}
+
+  /** {@code sorted} must be strictly increasing by the key's natural order. */
+  static <K extends Comparable<K>, V> void fill(TreeMap<K, V> empty, List<V> sorted, Function<V, K> key) {
+    if (!empty.isEmpty() || empty.comparator() != null) {
+      throw new IllegalArgumentException("needs an empty TreeMap in natural order");
+    }
+    for (int i = 1; i < sorted.size(); i++) {
+      if (key.apply(sorted.get(i - 1)).compareTo(key.apply(sorted.get(i))) >= 0) {
+        throw new IllegalStateException("not strictly increasing at " + key.apply(sorted.get(i)));
+      }
+    }
+    empty.putAll(new SortedView<>(sorted, key));
+    if (empty.size() != sorted.size()) {
+      throw new IllegalStateException("sorted copy has " + empty.size() + " of " + sorted.size() + " entries");
+    }
+  }
+
+  /** {@code sorted} must be strictly increasing by the set's comparator. */
+  static <E> void fill(TreeSet<E> empty, List<E> sorted) {
+    Comparator<? super E> order = empty.comparator();
+    if (!empty.isEmpty() || order == null) {
+      throw new IllegalArgumentException("needs an empty TreeSet with a comparator");
+    }
+    for (int i = 1; i < sorted.size(); i++) {
+      if (order.compare(sorted.get(i - 1), sorted.get(i)) >= 0) {
+        throw new IllegalStateException("not strictly increasing at " + sorted.get(i));
+      }
+    }
+    empty.addAll(new SortedSetView<>(sorted, order));
+    if (empty.size() != sorted.size()) {
+      throw new IllegalStateException("sorted copy has " + empty.size() + " of " + sorted.size() + " elements");
+    }
+  }
+
+  private static final class SortedView<K, V> extends AbstractMap<K, V> implements SortedMap<K, V> {
+    private final List<V> values;
+    private final Function<V, K> key;
+
+    SortedView(List<V> values, Function<V, K> key) {
+      this.values = values;
+      this.key = key;
+    }
+
+    @Override
+    public Comparator<? super K> comparator() {
+      return null;
+    }
+
+    @Override
+    public int size() {
+      return values.size();
+    }
+
+    @Override
+    public Set<Map.Entry<K, V>> entrySet() {
+      return new AbstractSet<>() {
+        @Override
+        public Iterator<Map.Entry<K, V>> iterator() {
+          Iterator<V> it = values.iterator();
+          return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+              return it.hasNext();
+            }
+
+            @Override
+            public Map.Entry<K, V> next() {
+              V v = it.next();
+              return new AbstractMap.SimpleImmutableEntry<>(key.apply(v), v);
+            }
+          };
+        }
+
+        @Override
+        public int size() {
+          return values.size();
+        }
+      };
+    }
+
+    @Override
+    public SortedMap<K, V> subMap(K fromKey, K toKey) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedMap<K, V> headMap(K toKey) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedMap<K, V> tailMap(K fromKey) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public K firstKey() {
+      return key.apply(values.get(0));
+    }
+
+    @Override
+    public K lastKey() {
+      return key.apply(values.get(values.size() - 1));
+    }
+  }
+
+  private static final class SortedSetView<E> extends AbstractSet<E> implements SortedSet<E> {
+    private final List<E> elements;
+    private final Comparator<? super E> order;
+
+    SortedSetView(List<E> elements, Comparator<? super E> order) {
+      this.elements = elements;
+      this.order = order;
+    }
+
+    @Override
+    public Comparator<? super E> comparator() {
+      return order;
+    }
+
+    @Override
+    public Iterator<E> iterator() {
+      return elements.iterator();
+    }
+
+    @Override
+    public int size() {
+      return elements.size();
+    }
+
+    @Override
+    public SortedSet<E> subSet(E fromElement, E toElement) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedSet<E> headSet(E toElement) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedSet<E> tailSet(E fromElement) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public E first() {
+      return elements.get(0);
+    }
+
+    @Override
+    public E last() {
+      return elements.get(elements.size() - 1);
+    }
+  }
+}

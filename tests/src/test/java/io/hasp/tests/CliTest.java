@@ -36,7 +36,9 @@ class CliTest extends SharedClusterTest {
     Path f = dir.resolve(name + ".txt");
     List<Process> ps = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
-      List<String> args = new ArrayList<>(List.of("lock", name));
+      // eight CLI JVMs starting at once on a small busy machine: a first connection took over 4 s there, most of
+      // the default 5 s --timeout of the session open, so these get a generous one (single calls keep the default)
+      List<String> args = new ArrayList<>(List.of("lock", name, "--timeout", "60s"));
       args.addAll(List.of(sizeArgs));
       args.addAll(List.of("--", "sh", "-c", "echo in >> '" + f + "'; sleep 0.2; echo out >> '" + f + "'"));
       ps.add(cli(args.toArray(new String[0])).start());

@@ -115,6 +115,11 @@ public final class HaspNode implements Closeable {
     RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
     // By default each follower's appender waits at least 1 ms between AppendEntries: one batch per ms at most.
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.ZERO);
+    // A follower "composes" each AppendEntries with the appends still in flight before it (default on): one
+    // more future chain and thread hop per append. Off, the time from proposal to apply on the leader fell from
+    // 2.0-2.5 ms to 1.6-1.95 ms a write (1 client, this 2-core machine). Off also avoids a path a public review
+    // of Ratis questions: an in-flight append reused for a new leader's conflicting entries at the same index.
+    RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {

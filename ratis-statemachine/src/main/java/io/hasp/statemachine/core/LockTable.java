@@ -7,6 +7,7 @@ import io.hasp.statemachine.core.Changes.ReleaseReason;
 import io.hasp.statemachine.core.Result.AbandonOutcome;
 import io.hasp.statemachine.core.Result.Failure;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -535,31 +536,44 @@ public final class LockTable {
     Holder holder = new Holder(lock.name, key, token, sessionId, owner, leaseMs, leaseMs > 0 ? now + leaseMs : 0,
         now, clientId, requestId, attempt);
     lock.holders.put(key, holder);
-    holderCount++;
-    if (holder.hasLease()) {
-      deadlines.add(Deadline.of(holder));
-    }
-    if (sessionId != 0) {
-      sessions.linkHolder(sessionId, lock.name, key);
-    }
-    if (holder.identified()) {
-      holdersByRequest.put(holder.ref(), new HolderRef(lock.name, key));
-    }
+    index(lock, holder, deadlines);
     changes.putHolder(holder);
     return holder;
   }
 
   private void enqueue(LockState lock, Waiter waiter, Changes changes) {
     lock.queue.add(waiter);
+    index(lock, waiter, deadlines);
+    changes.putWaiter(waiter);
+  }
+
+  /**
+   * Counts a holder already in its lock's map and enters it into every index; its lease end goes to
+   * {@code leaseEnds} (the deadline index, or a restore's list that becomes it).
+   */
+  private void index(LockState lock, Holder holder, Collection<Deadline> leaseEnds) {
+    holderCount++;
+    if (holder.hasLease()) {
+      leaseEnds.add(Deadline.of(holder));
+    }
+    if (holder.sessionId() != 0) {
+      sessions.linkHolder(holder.sessionId(), lock.name, holder.key());
+    }
+    if (holder.identified()) {
+      holdersByRequest.put(holder.ref(), new HolderRef(lock.name, holder.key()));
+    }
+  }
+
+  /** Like {@link #index(LockState, Holder, java.util.Collection)} for a waiter already in its lock's queue. */
+  private void index(LockState lock, Waiter waiter, Collection<Deadline> waitEnds) {
     waiterCount++;
     waitersByRequest.put(waiter.ref(), waiter);
     if (waiter.waitDeadlineMs() > 0) {
-      deadlines.add(Deadline.of(waiter));
+      waitEnds.add(Deadline.of(waiter));
     }
     if (waiter.sessionId() != 0) {
       sessions.linkWaiter(waiter.sessionId(), lock.name, waiter.seq());
     }
-    changes.putWaiter(waiter);
   }
 
   /** Grants queued waiters, in order, while the lock has free slots. */
@@ -927,30 +941,14 @@ public final class LockTable {
         inTokenOrder(lock);
       }
       for (Holder h : lock.holders.values()) {
-        holderCount++;
-        if (h.hasLease()) {
-          restoringDeadlines.add(Deadline.of(h));
-        }
-        if (h.sessionId() != 0) {
-          sessions.linkHolder(h.sessionId(), lock.name, h.key());
-        }
-        if (h.identified()) {
-          holdersByRequest.put(h.ref(), new HolderRef(lock.name, h.key()));
-        }
+        index(lock, h, restoringDeadlines);
       }
       List<Waiter> waiters = restoringWaiters.get(lock.name);
       if (waiters != null) {
         waiters.sort((a, b) -> Long.compare(a.seq(), b.seq()));
         for (Waiter w : waiters) {
           lock.queue.add(w);
-          waiterCount++;
-          waitersByRequest.put(w.ref(), w);
-          if (w.waitDeadlineMs() > 0) {
-            restoringDeadlines.add(Deadline.of(w));
-          }
-          if (w.sessionId() != 0) {
-            sessions.linkWaiter(w.sessionId(), lock.name, w.seq());
-          }
+          index(lock, w, restoringDeadlines);
         }
       }
     }

@@ -32,9 +32,6 @@ final class Sorted {
       }
     }
     empty.putAll(new SortedView<>(sorted, key));
-    if (empty.size() != sorted.size()) {
-      throw new IllegalStateException("sorted copy has " + empty.size() + " of " + sorted.size() + " entries");
-    }
   }
 
   /** {@code sorted} must be strictly increasing by the set's comparator. */
@@ -49,9 +46,6 @@ final class Sorted {
       }
     }
     empty.addAll(new SortedSetView<>(sorted, order));
-    if (empty.size() != sorted.size()) {
-      throw new IllegalStateException("sorted copy has " + empty.size() + " of " + sorted.size() + " elements");
-    }
   }
 
   private static final class SortedView<K, V> extends AbstractMap<K, V> implements SortedMap<K, V> {

@@ -49,10 +49,13 @@ public final class HaspNode implements Closeable {
   private final Waits waits;
   private final LeaderTicker ticker;
   private final Server apiServer;
-  private final Map<String, String> apiAddresses = new LinkedHashMap<>();
+  private final Members members;
+  private final AdminService admin;
   private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
   private final MetricRegistry metrics = new MetricRegistry();
   private volatile boolean closed;
+  /** Set once when the Raft division stopped under this node: the reaction to it runs once. */
+  private final java.util.concurrent.atomic.AtomicBoolean divisionEnded = new java.util.concurrent.atomic.AtomicBoolean();
   private final AcquireFlow acquires;
   /** Asks for an entry while this node, started with an empty Raft log, has none (see {@link #askUntilAnEntry}). */
   private final java.util.concurrent.ScheduledExecutorService rejoin =
@@ -62,13 +65,18 @@ public final class HaspNode implements Closeable {
         return t;
       });
 
-  private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
+  private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal, Runnable onRemoved) throws IOException {
     this.config = config;
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
-      raftPeers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raftAddress().toString()).build());
-      apiAddresses.put(p.id(), p.apiAddress().toString());
+      RaftPeer peer = Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress());
+      if (config.join() && p.id().equals(config.nodeId())) {
+        // joining: a listener in its own first configuration, so it never campaigns (a candidate that the group
+        // does not know is told to shut down); the leader's configuration replaces this one when it is added
+        peer = RaftPeer.newBuilder(peer).setStartupRole(org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER).build();
+      }
+      raftPeers.add(peer);
       peers.put(p.id(), p);
     }
     this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), raftPeers);
@@ -148,7 +156,8 @@ public final class HaspNode implements Closeable {
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
-    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, peers);
+    this.members = new Members(raftServer, group.getGroupId(), config.peers());
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members);
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
@@ -163,12 +172,14 @@ public final class HaspNode implements Closeable {
     if (config.unsafeLocalGrants()) {
       LOG.warn("UNSAFE TEST MODE (unsafe.local.grants=true): TryLock grants without consensus; never use in production");
     }
+    this.admin = new AdminService(raftServer, group.getGroupId(), selfId, members, this::divisionInfo);
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     // Handlers never block (every call is answered from a future), so they run on the I/O threads: one
     // thread hand-off less per call, which matters on small machines.
     this.apiServer = NettyServerBuilder.forAddress(api)
         .directExecutor()
         .addService(MalformedRequestInterceptor.guard(service.bindService(), config.requestBytesMax()))
+        .addService(MalformedRequestInterceptor.guard(admin.bindService(), config.requestBytesMax()))
         // well above limits.request.bytes.max, so that larger requests get the coded LIMIT_EXCEEDED
         .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
         .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
@@ -183,7 +194,14 @@ public final class HaspNode implements Closeable {
     }
     this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(),
         new LeaderContact(this::divisionInfo, waits, config.nodeId()), () -> {
-      if (!closed) {
+      if (closed || !divisionEnded.compareAndSet(false, true)) {
+        return;
+      }
+      if (members.removed(config.nodeId())) {
+        LOG.warn("Node {} was removed from the group: it stops serving and exits. To bring it back, start it with "
+            + "an empty data directory and add it again (member add)", config.nodeId());
+        onRemoved.run();
+      } else {
         LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
         onFatal.run();
       }
@@ -232,7 +250,14 @@ public final class HaspNode implements Closeable {
 
   /** Starts a node; {@code onFatal} runs when the node can no longer serve (e.g. to exit the process). */
   public static HaspNode start(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
-    return new HaspNode(config, clockMs, onFatal);
+    return new HaspNode(config, clockMs, onFatal, onFatal);
+  }
+
+  /** As {@link #start(NodeConfig, LongSupplier, Runnable)}; {@code onRemoved} runs when the node finds itself
+   *  removed from the group (member remove), after which it can no longer serve either. */
+  public static HaspNode start(NodeConfig config, LongSupplier clockMs, Runnable onFatal, Runnable onRemoved)
+      throws IOException {
+    return new HaspNode(config, clockMs, onFatal, onRemoved);
   }
 
   private void registerGauges() {
@@ -272,9 +297,9 @@ public final class HaspNode implements Closeable {
       if (i.getLeaderId() != null) {
         b.setLeaderId(i.getLeaderId().toString());
       }
-      for (RaftPeer peer : d.getGroup().getPeers()) {
-        b.addPeers(PeerInfo.newBuilder().setId(peer.getId().toString()).setRaftAddress(peer.getAddress())
-            .setApiAddress(apiAddresses.getOrDefault(peer.getId().toString(), "")));
+      for (Members.Member m : members.all()) {
+        b.addPeers(PeerInfo.newBuilder().setId(m.id()).setRaftAddress(m.raftAddress()).setApiAddress(m.apiAddress())
+            .setRole(m.voter() ? "VOTER" : "LISTENER"));
       }
     } catch (IOException e) {
       b.setRole("UNKNOWN");
@@ -341,6 +366,7 @@ public final class HaspNode implements Closeable {
     rejoin.shutdownNow();
     ticker.close();
     acquires.close();
+    admin.close();
     waits.failAll(Errors.toStatus(new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node shutting down")));
     apiServer.shutdown();
     try {

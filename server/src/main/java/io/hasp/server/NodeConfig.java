@@ -38,6 +38,7 @@ public record NodeConfig(
     Capacity capacity,
     int requestBytesMax,
     int callsPerConnectionMax,
+    boolean join,
     boolean unsafeLocalGrants) {
 
   /** Every key a config file may hold, with its default ("" = required). */
@@ -70,6 +71,9 @@ public record NodeConfig(
     // Bounds of this node's API: the size of one request, and concurrent calls on one connection.
     m.put("limits.request.bytes.max", Integer.toString(1 << 20));
     m.put("limits.calls.per.connection.max", "10000");
+    // A node that joins a running group (member add): it starts as a listener of the group in peers, so it never
+    // campaigns, and waits for the leader to add it. Only read while its Raft log is empty.
+    m.put("join", "false");
     // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
     // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
     m.put("unsafe.local.grants", "false");
@@ -180,6 +184,7 @@ public record NodeConfig(
         (int) Math.min(64L << 20, parsePositiveLong("limits.request.bytes.max", v.get("limits.request.bytes.max"))),
         (int) Math.min(Integer.MAX_VALUE, parsePositiveLong("limits.calls.per.connection.max",
             v.get("limits.calls.per.connection.max"))),
+        parseBoolean("join", v.get("join")),
         parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")));
   }
 

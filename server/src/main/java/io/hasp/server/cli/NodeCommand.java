@@ -58,7 +58,10 @@ public final class NodeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     HaspNode node;
     try {
-      node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70));
+      // removed from the group: a clean exit (the shutdown hook closes the node) from a thread of its own, as
+      // the ticker thread that notices it is stopped by that close
+      node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70),
+          () -> new Thread(() -> System.exit(0), "hasp-removed").start());
     } catch (java.io.IOException e) {
       System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
       return 1;

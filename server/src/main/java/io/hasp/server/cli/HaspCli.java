@@ -43,7 +43,7 @@ import picocli.CommandLine.Parameters;
     description = "Hasp: distributed locks on a Raft cluster.",
     subcommands = {NodeCommand.class, HaspCli.Status.class, LockCommand.class, HaspCli.TryLock.class,
         HaspCli.Unlock.class, HaspCli.Renew.class, HaspCli.IsLocked.class, HaspCli.Get.class, HaspCli.ListCmd.class,
-        HaspCli.Flush.class},
+        HaspCli.Flush.class, AdminCommands.MemberCmd.class, AdminCommands.LeaderCmd.class, AdminCommands.Snapshot.class},
     footer = {"", "Exit codes: 0 ok, 1 not acquired / wait timed out, 2 error; lock NAME -- CMD exits with CMD's code.",
         "Endpoints: --endpoints, else HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003."})
 public final class HaspCli implements Runnable {

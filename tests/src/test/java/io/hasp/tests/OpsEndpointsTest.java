@@ -21,7 +21,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -120,6 +125,18 @@ class OpsEndpointsTest {
     assertTrue(value(heap, "jvm_memory_used_bytes", Map.of("area", "heap")) > 0, heap::toString);
     assertNotNull(families.get("jvm_gc_collection_seconds"), "GC family");
     assertNotNull(families.get("jvm_threads_current"), "threads family");
+    // every series the Grafana dashboard queries is exported
+    Set<String> exported = new HashSet<>(families.keySet());
+    families.values().forEach(f -> f.samples().forEach(s -> exported.add(s.name())));
+    String dashboard = Files.readString(Path.of("..", "deploy", "grafana", "hasp-dashboard.json"));
+    Matcher m = Pattern.compile("\\b((?:hasp|ratis|jvm)_[A-Za-z0-9_]+)").matcher(dashboard);
+    int queried = 0;
+    while (m.find()) {
+      String name = m.group(1);
+      assertTrue(exported.contains(name), () -> "the dashboard queries " + name + ", which is not exported");
+      queried++;
+    }
+    assertTrue(queried >= 20, "dashboard queries: " + queried);
     // a follower exports its own view: same families, FOLLOWER role, the same leader's term
     int follower = (leader + 1) % 3;
     Map<String, Family> followerFamilies = PrometheusText.parse(get(follower, "/metrics").body());

@@ -57,6 +57,10 @@ public final class HaspNode implements Closeable {
   /** Set once when the Raft division stopped under this node: the reaction to it runs once. */
   private final java.util.concurrent.atomic.AtomicBoolean divisionEnded = new java.util.concurrent.atomic.AtomicBoolean();
   private final AcquireFlow acquires;
+  /** Metrics, health and readiness (io.hasp.server.ops); http is null with http.address=off. */
+  private final io.hasp.server.ops.Readiness readiness;
+  private final io.hasp.server.ops.OpsMetrics ops;
+  private final io.hasp.server.ops.OpsHttpServer http;
   /** Asks for an entry while this node, started with an empty Raft log, has none (see {@link #askUntilAnEntry}). */
   private final java.util.concurrent.ScheduledExecutorService rejoin =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -162,8 +166,15 @@ public final class HaspNode implements Closeable {
     forwardTo.set(replicator);
     raftServer.start();
 
-    NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
+    LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId());
+    this.readiness = new io.hasp.server.ops.Readiness(() -> raftServer.getDivision(group.getGroupId()),
+        () -> contact.silenceMs(System.nanoTime()), LeaderContact.CUT_OFF_MS, config.readyAppliedLagMax());
+    this.ops = new io.hasp.server.ops.OpsMetrics(config.nodeId(), stateMachine,
+        () -> raftServer.getDivision(group.getGroupId()), waits::size, readiness, metrics);
+    replicator.observeBatchSizes(ops.batchSizes());
+    io.grpc.protobuf.services.HealthStatusManager health = new io.grpc.protobuf.services.HealthStatusManager();
+    NodeMetrics nodeMetrics = new NodeMetrics(metrics, ops);
     Commands commands = new Commands();
     this.acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics, stateMachine);
     HaspService service = config.unsafeLocalGrants()
@@ -178,8 +189,11 @@ public final class HaspNode implements Closeable {
     // thread hand-off less per call, which matters on small machines.
     this.apiServer = NettyServerBuilder.forAddress(api)
         .directExecutor()
-        .addService(MalformedRequestInterceptor.guard(service.bindService(), config.requestBytesMax()))
-        .addService(MalformedRequestInterceptor.guard(admin.bindService(), config.requestBytesMax()))
+        .addService(MalformedRequestInterceptor.guard(io.hasp.server.ops.RequestContext.around(service.bindService()),
+            config.requestBytesMax()))
+        .addService(MalformedRequestInterceptor.guard(io.hasp.server.ops.RequestContext.around(admin.bindService()),
+            config.requestBytesMax()))
+        .addService(health.getHealthService())
         // well above limits.request.bytes.max, so that larger requests get the coded LIMIT_EXCEEDED
         .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
         .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
@@ -192,8 +206,20 @@ public final class HaspNode implements Closeable {
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
+    NodeConfig.HostPort httpAddress = config.httpAddress();
+    try {
+      this.http = httpAddress == null ? null : io.hasp.server.ops.OpsHttpServer.start(httpAddress.host(),
+          httpAddress.port(), ops.registry(), readiness, () -> {
+            DivisionInfo i = divisionInfo();
+            return i != null && !i.isAlive() ? "the Raft division of this node stopped" : null;
+          });
+    } catch (IOException e) {
+      apiServer.shutdownNow();
+      raftServer.close();
+      throw new IOException("cannot listen on http.address " + httpAddress + ": " + e.getMessage(), e);
+    }
     this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(),
-        new LeaderContact(this::divisionInfo, waits, config.nodeId()), () -> {
+        contact, () -> {
       if (closed || !divisionEnded.compareAndSet(false, true)) {
         return;
       }
@@ -207,6 +233,7 @@ public final class HaspNode implements Closeable {
       }
     });
     ticker.start(config.tickInterval().toMillis());
+    readiness.start(health, "", io.hasp.proto.HaspGrpc.SERVICE_NAME);
     if (emptyLog && peers.size() > 1) {
       askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
     } else {
@@ -286,6 +313,7 @@ public final class HaspNode implements Closeable {
     ClusterStatusResponse.Builder b = ClusterStatusResponse.newBuilder()
         .setNodeId(config.nodeId())
         .setApiAddress(config.apiAddress().toString())
+        .setHttpAddress(config.httpAddress() == null ? "" : config.httpAddress().toString())
         .setPid(ProcessHandle.current().pid())
         .setGroupId(config.groupId());
     try {
@@ -363,6 +391,10 @@ public final class HaspNode implements Closeable {
       return;
     }
     closed = true;
+    readiness.close();
+    if (http != null) {
+      http.close();
+    }
     rejoin.shutdownNow();
     ticker.close();
     acquires.close();

@@ -84,6 +84,11 @@ public final class Replicator implements Closeable {
     this.members = members;
   }
 
+  /** {@code sizes} is told the command count of each group-commit batch this node sends (leader or not). */
+  void observeBatchSizes(java.util.function.IntConsumer sizes) {
+    groupCommit.observeBatchSizes(sizes);
+  }
+
   /** The Raft client id of this node's submissions (the state machine takes timer commands only from it). */
   ClientId clientId() {
     return clientId;

@@ -160,7 +160,8 @@ public final class HaspCli implements Runnable {
     }
   }
 
-  @Command(name = "status", mixinStandardHelpOptions = true, description = "Each node's id, role, term, indexes and pid.")
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "Each node's id, API and HTTP (metrics/health) address, role, term, indexes and pid.")
   static final class Status extends Base {
     @Override
     public Integer call() {
@@ -169,8 +170,8 @@ public final class HaspCli implements Runnable {
       String leader = "";
       int up = 0;
       try (Endpoints endpoints = common.open()) {
-        rows.add(String.format("%-6s %-21s %-10s %6s %8s %8s %8s %8s", "NODE", "API", "ROLE", "TERM", "COMMIT",
-            "APPLIED", "SNAPSHOT", "PID"));
+        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s", "NODE", "API", "HTTP", "ROLE", "TERM",
+            "COMMIT", "APPLIED", "SNAPSHOT", "PID"));
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
@@ -179,12 +180,13 @@ public final class HaspCli implements Runnable {
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();
             }
-            rows.add(String.format("%-6s %-21s %-10s %6d %8d %8d %8d %8d", s.getNodeId(), address, s.getRole(),
-                s.getTerm(), s.getCommitIndex(), s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid()));
+            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d", s.getNodeId(), address,
+                s.getHttpAddress().isEmpty() ? "off" : s.getHttpAddress(), s.getRole(), s.getTerm(), s.getCommitIndex(),
+                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid()));
             json.add(Json.of(s));
           } catch (StatusRuntimeException e) {
-            rows.add(String.format("%-6s %-21s %-10s", "?", address, "DOWN"));
-            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"role\":\"DOWN\"}");
+            rows.add(String.format("%-6s %-21s %-21s %-10s", "?", address, "?", "DOWN"));
+            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"role\":\"DOWN\"}");
           }
         }
       }

@@ -22,7 +22,8 @@ public final class NodeCommand implements Callable<Integer> {
   }
 
   @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
-      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval)")
+      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval, "
+      + "http.address, ready.applied.lag.max, log.format, log.level, limits.*)")
   Path config;
 
   @Option(names = "--id", description = "Node id (node.id)")
@@ -40,6 +41,10 @@ public final class NodeCommand implements Callable<Integer> {
   @Option(names = "--raft-address", description = "host:port of Raft (raft.address)")
   String raftAddress;
 
+  @Option(names = "--http-address", description = "host:port of /metrics, /health, /ready, or off (http.address; "
+      + "default: the API host, API port + 200)")
+  String httpAddress;
+
   @Override
   public Integer call() throws Exception {
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -48,6 +53,7 @@ public final class NodeCommand implements Callable<Integer> {
     overrides.put("data.dir", dataDir);
     overrides.put("api.address", apiAddress);
     overrides.put("raft.address", raftAddress);
+    overrides.put("http.address", httpAddress);
     NodeConfig cfg;
     try {
       cfg = NodeConfig.load(config, System.getenv(), overrides);
@@ -55,6 +61,7 @@ public final class NodeCommand implements Callable<Integer> {
       System.err.println("error: INVALID_ARGUMENT: bad node configuration: " + e.getMessage());
       return 2;
     }
+    io.hasp.server.ops.LogSetup.apply(cfg.logFormat(), cfg.logLevel());
     CountDownLatch stopped = new CountDownLatch(1);
     HaspNode node;
     try {

@@ -27,6 +27,12 @@ public interface Backend extends AutoCloseable {
 
   boolean isRunning(int node);
 
+  /**
+   * Waits until the node's process ends by itself (a node removed from the group exits); true when it did within
+   * {@code timeoutMs}. Afterwards it counts as stopped: {@link #start} brings it back on its data.
+   */
+  boolean awaitExit(int node, long timeoutMs) throws Exception;
+
   /** SIGSTOP (pause); {@link #resume} sends SIGCONT. */
   void pause(int node) throws Exception;
 

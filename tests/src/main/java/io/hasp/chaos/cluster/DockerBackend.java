@@ -190,6 +190,20 @@ public final class DockerBackend implements Backend {
   }
 
   @Override
+  public boolean awaitExit(int node, long timeoutMs) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (System.nanoTime() < deadline) {
+      Boolean up = docker.inspectContainerCmd(id(node)).exec().getState().getRunning();
+      if (up == null || !up) {
+        running[node] = false;
+        return true;
+      }
+      Thread.sleep(100);
+    }
+    return false;
+  }
+
+  @Override
   public void pause(int node) {
     if (running[node]) {
       docker.pauseContainerCmd(id(node)).exec();

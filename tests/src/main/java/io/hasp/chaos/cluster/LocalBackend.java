@@ -272,6 +272,12 @@ public final class LocalBackend implements Backend {
   }
 
   @Override
+  public boolean awaitExit(int node, long timeoutMs) throws InterruptedException {
+    Process p = processes[node];
+    return p == null || p.waitFor(timeoutMs, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
   public boolean isRunning(int node) {
     return processes[node] != null && processes[node].isAlive();
   }

@@ -7,7 +7,13 @@ import io.hasp.chaos.cluster.Backend.Pair;
 import io.hasp.chaos.history.History;
 import io.hasp.proto.ClusterStatusRequest;
 import io.hasp.proto.ClusterStatusResponse;
+import io.grpc.StatusRuntimeException;
+import io.hasp.proto.AddMemberRequest;
+import io.hasp.proto.HaspAdminGrpc;
 import io.hasp.proto.HaspGrpc;
+import io.hasp.proto.ListMembersRequest;
+import io.hasp.proto.Member;
+import io.hasp.proto.RemoveMemberRequest;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
@@ -26,9 +32,6 @@ public final class Nemesis {
   public static final List<String> ALL = List.of("partition-halves", "isolate-leader", "bridge", "kill",
       "kill-leader", "pause-leader", "restart-all", "clock-offset", "membership");
 
-  /** Why membership change is not injected: said in every report that asks for it. */
-  public static final String MEMBERSHIP_UNSUPPORTED =
-      "the server has no membership-change API yet (Ratis setConfiguration is not exposed), so it is not injected";
 
   /** One planned fault: start (ms after the workload starts), length, and seeded random choices. */
   public record Step(String kind, long atMs, long durationMs, int choice, int sign, long offsetMs) {}
@@ -61,7 +64,9 @@ public final class Nemesis {
       String kind = firstPass ? order.get(i) : kinds.get(r.nextInt(kinds.size()));
       // The first pass is tighter (2-3 s gaps, 3-6 s faults) so that a 2-minute run fits every kind once.
       long gap = 2_000 + r.nextInt(firstPass ? 1_000 : 2_000);
-      long length = kind.equals("membership") ? 0 : 3_000 + r.nextInt(firstPass ? 3_000 : 5_000);
+      // a membership change takes what it takes (remove, the node's exit, restart, catch-up: 8-12 s here); the
+      // plan reserves 8 s for it so that later faults stay near their planned times
+      long length = kind.equals("membership") ? 8_000 : 3_000 + r.nextInt(firstPass ? 3_000 : 5_000);
       int choice = r.nextInt(1 << 20);
       int sign = r.nextBoolean() ? 1 : -1;
       long offset = sign * (1_000 + r.nextInt(3_000));
@@ -170,12 +175,86 @@ public final class Nemesis {
         history.endFault(f);
       }
       case "membership" -> {
-        return MEMBERSHIP_UNSUPPORTED;
+        // remove a random node or the leader through the admin API, let it stop (a removed node exits), start it
+        // again on its data (out of the group it stays idle), then add it back (listener, then voter)
+        int victim = r.nextBoolean() ? leader : r.nextInt(n);
+        String id = Backend.nodeName(victim);
+        int f = history.startFault("membership", "remove " + id + (victim == leader ? " (the leader)" : "")
+            + ", restart it, add it back", false);
+        try {
+          Member m = member(id);
+          if (m == null) {
+            return id + " was not a member when the fault began";
+          }
+          onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(id).build()), 60_000);
+          if (!backend.awaitExit(victim, 30_000)) {
+            backend.kill(victim); // it should have stopped by itself; the add below tells whether it rejoins
+          }
+          backend.start(victim);
+          Thread.sleep(1_000 + r.nextInt(2_000));
+          onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId(id).setRaftAddress(m.getRaftAddress())
+              .setApiAddress(m.getApiAddress()).setCatchUpTimeoutMs(60_000).build()), 120_000);
+        } finally {
+          history.endFault(f);
+        }
       }
       default -> throw new IllegalArgumentException("unknown nemesis " + step.kind() + " (known: " + ALL + ")");
     }
     return null;
   }
+
+  /** The member {@code id} as the first node that answers lists it; null when none lists it. */
+  private Member member(String id) {
+    for (int i = 0; i < channels.size(); i++) {
+      if (!backend.isRunning(i)) {
+        continue;
+      }
+      try {
+        for (Member m : HaspAdminGrpc.newBlockingStub(channels.get(i)).withDeadlineAfter(2, TimeUnit.SECONDS)
+            .listMembers(ListMembersRequest.getDefaultInstance()).getMembersList()) {
+          if (m.getId().equals(id)) {
+            return m;
+          }
+        }
+        return null;
+      } catch (StatusRuntimeException e) {
+        // try the next node
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Sends an admin call to the running nodes in turn until one carries it out (the leader; the others answer
+   * NOT_LEADER), for at most {@code budgetMs}; a refusal other than "not the leader / no quorum now" ends it.
+   */
+  private <T> T onLeader(java.util.function.Function<HaspAdminGrpc.HaspAdminBlockingStub, T> call, long budgetMs)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budgetMs);
+    StatusRuntimeException last = null;
+    while (System.nanoTime() < deadline) {
+      for (int i = 0; i < channels.size(); i++) {
+        if (!backend.isRunning(i)) {
+          continue;
+        }
+        try {
+          return call.apply(HaspAdminGrpc.newBlockingStub(channels.get(i)).withDeadlineAfter(
+              Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())), TimeUnit.MILLISECONDS));
+        } catch (StatusRuntimeException e) {
+          last = e;
+          String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
+          if (code != null && !code.equals("NOT_LEADER") && !code.equals("NO_QUORUM")) {
+            throw e;
+          }
+        }
+      }
+      Thread.sleep(200);
+    }
+    throw last != null ? last : new IllegalStateException("no node ran to take the admin call");
+  }
+
+  private static final io.grpc.Metadata.Key<String> ERROR_CODE =
+      io.grpc.Metadata.Key.of("hasp-error-code", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
 
   private void partition(Step step, Set<Integer> a, Set<Integer> b) throws Exception {
     int f = history.startFault(step.kind(), Backend.describe(List.of(a, b)), false);

@@ -167,7 +167,7 @@ public final class HaspNode implements Closeable {
     raftServer.start();
 
     registerGauges();
-    LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId());
+    LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId(), members::isVoter);
     this.readiness = new io.hasp.server.ops.Readiness(() -> raftServer.getDivision(group.getGroupId()),
         () -> contact.silenceMs(System.nanoTime()), LeaderContact.CUT_OFF_MS, config.readyAppliedLagMax());
     this.ops = new io.hasp.server.ops.OpsMetrics(config.nodeId(), stateMachine,

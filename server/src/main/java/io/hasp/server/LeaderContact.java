@@ -31,10 +31,18 @@ final class LeaderContact {
   private long lostSinceNanos = -1;
   private boolean told;
 
+  /** Which peers count toward a majority (voters; a listener's replies do not). */
+  private final java.util.function.Predicate<String> voter;
+
   LeaderContact(Supplier<DivisionInfo> info, Waits waits, String nodeId) {
+    this(info, waits, nodeId, id -> true);
+  }
+
+  LeaderContact(Supplier<DivisionInfo> info, Waits waits, String nodeId, java.util.function.Predicate<String> voter) {
     this.info = info;
     this.waits = waits;
     this.nodeId = nodeId;
+    this.voter = voter;
   }
 
   /** Called periodically (from the ticker thread). */
@@ -69,9 +77,10 @@ final class LeaderContact {
       RoleInfoProto role = i.getRoleInfoProto();
       if (role.hasLeaderInfo()) {
         known = majorityElapsedMs(role.getLeaderInfo().getFollowerInfoList().stream()
+            .filter(f -> voter.test(f.getId().getId().toStringUtf8()))
             .mapToLong(f -> f.getLastRpcElapsedTimeMs()).toArray());
       }
-    } else if (i != null && i.isFollower() && i.getLeaderId() != null) {
+    } else if (i != null && (i.isFollower() || i.isListener()) && i.getLeaderId() != null) {
       RoleInfoProto role = i.getRoleInfoProto();
       if (role.hasFollowerInfo()) {
         known = role.getFollowerInfo().getLeaderInfo().getLastRpcElapsedTimeMs();

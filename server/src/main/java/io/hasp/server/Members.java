@@ -109,6 +109,20 @@ final class Members {
     return c == null ? "" : c.apiAddress().toString();
   }
 
+  /** True when {@code id} is a voter of the current configuration (before the division exists: configured). */
+  boolean isVoter(String id) {
+    RaftConfiguration c = conf();
+    if (c == null) {
+      return configured.containsKey(id);
+    }
+    for (RaftPeer p : c.getCurrentPeers(RaftPeerRole.FOLLOWER)) {
+      if (p.getId().toString().equals(id)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The member's Raft address, or null when it is not in the configuration (nor, before it, configured). */
   String raftAddress(RaftPeerId id) {
     RaftConfiguration c = conf();

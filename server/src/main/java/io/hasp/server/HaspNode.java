@@ -49,6 +49,7 @@ public final class HaspNode implements Closeable {
   private final Waits waits;
   private final LeaderTicker ticker;
   private final Server apiServer;
+  private final io.hasp.server.security.NodeSecurity security;
   private final Map<String, String> apiAddresses = new LinkedHashMap<>();
   private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
   private final MetricRegistry metrics = new MetricRegistry();
@@ -71,6 +72,10 @@ public final class HaspNode implements Closeable {
       apiAddresses.put(p.id(), p.apiAddress().toString());
       peers.put(p.id(), p);
     }
+    // TLS material and tokens first: a file that cannot be used fails the start before anything is opened
+    java.util.Set<String> peerHosts = new java.util.HashSet<>();
+    config.peers().forEach(peer -> peerHosts.add(peer.raftAddress().host()));
+    this.security = io.hasp.server.security.NodeSecurity.open(config.security(), config.nodeId(), peerHosts);
     this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), raftPeers);
     this.stateMachine = new LockStateMachine(config.dataDir().resolve("state"), clockMs);
     this.waits = new Waits(stateMachine);
@@ -140,6 +145,7 @@ public final class HaspNode implements Closeable {
       }
       return builder;
     });
+    security.configureRaft(parameters);
     this.raftServer = RaftServer.newBuilder()
         .setServerId(selfId)
         .setGroup(group)
@@ -148,7 +154,8 @@ public final class HaspNode implements Closeable {
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
-    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, peers);
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, peers,
+        security.peerClientContext());
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
@@ -166,18 +173,20 @@ public final class HaspNode implements Closeable {
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     // Handlers never block (every call is answered from a future), so they run on the I/O threads: one
     // thread hand-off less per call, which matters on small machines.
-    this.apiServer = NettyServerBuilder.forAddress(api)
+    NettyServerBuilder apiBuilder = NettyServerBuilder.forAddress(api)
         .directExecutor()
         .addService(MalformedRequestInterceptor.guard(service.bindService(), config.requestBytesMax()))
         // well above limits.request.bytes.max, so that larger requests get the coded LIMIT_EXCEEDED
         .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
         .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true)
-        .build();
+        .permitKeepAliveWithoutCalls(true);
+    security.configureApi(apiBuilder); // TLS, mTLS, tokens and roles (each when configured)
+    this.apiServer = apiBuilder.build();
     try {
       apiServer.start();
     } catch (IOException e) {
+      security.close();
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
@@ -262,7 +271,8 @@ public final class HaspNode implements Closeable {
         .setNodeId(config.nodeId())
         .setApiAddress(config.apiAddress().toString())
         .setPid(ProcessHandle.current().pid())
-        .setGroupId(config.groupId());
+        .setGroupId(config.groupId())
+        .setTls(security.tls());
     try {
       RaftServer.Division d = raftServer.getDivision(group.getGroupId());
       DivisionInfo i = d.getInfo();
@@ -332,6 +342,11 @@ public final class HaspNode implements Closeable {
     return metrics;
   }
 
+  /** Reads the TLS and token files again now, changed or not (SIGHUP); failures are logged, the old ones kept. */
+  public void reloadCredentials() {
+    security.reload();
+  }
+
   @Override
   public void close() throws IOException {
     if (closed) {
@@ -351,5 +366,6 @@ public final class HaspNode implements Closeable {
     apiServer.shutdownNow();
     replicator.close();
     raftServer.close();
+    security.close();
   }
 }

@@ -38,7 +38,8 @@ public record NodeConfig(
     Capacity capacity,
     int requestBytesMax,
     int callsPerConnectionMax,
-    boolean unsafeLocalGrants) {
+    boolean unsafeLocalGrants,
+    io.hasp.server.security.SecurityConfig security) {
 
   /** Every key a config file may hold, with its default ("" = required). */
   public static final Map<String, String> KEYS = defaults();
@@ -73,6 +74,9 @@ public record NodeConfig(
     // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
     // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
     m.put("unsafe.local.grants", "false");
+    // TLS and auth (off when empty): tls.cert, tls.key, tls.client.ca, tls.peer.ca, tls.reload.interval,
+    // auth.tokens.file, auth.cert.roles; see SecurityConfig
+    io.hasp.server.security.SecurityConfig.addDefaults(m);
     return m;
   }
 
@@ -145,7 +149,8 @@ public record NodeConfig(
 
   static NodeConfig fromValues(Map<String, String> v) {
     for (Map.Entry<String, String> e : v.entrySet()) {
-      if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")) {
+      if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")
+          && !io.hasp.server.security.SecurityConfig.OPTIONAL_KEYS.contains(e.getKey())) {
         throw new ConfigException("missing required key '" + e.getKey() + "'");
       }
     }
@@ -180,7 +185,8 @@ public record NodeConfig(
         (int) Math.min(64L << 20, parsePositiveLong("limits.request.bytes.max", v.get("limits.request.bytes.max"))),
         (int) Math.min(Integer.MAX_VALUE, parsePositiveLong("limits.calls.per.connection.max",
             v.get("limits.calls.per.connection.max"))),
-        parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")));
+        parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")),
+        io.hasp.server.security.SecurityConfig.from(v, NodeConfig::parseDuration));
   }
 
   private static Capacity capacity(Map<String, String> v) {

@@ -43,7 +43,7 @@ import picocli.CommandLine.Parameters;
     description = "Hasp: distributed locks on a Raft cluster.",
     subcommands = {NodeCommand.class, HaspCli.Status.class, LockCommand.class, HaspCli.TryLock.class,
         HaspCli.Unlock.class, HaspCli.Renew.class, HaspCli.IsLocked.class, HaspCli.Get.class, HaspCli.ListCmd.class,
-        HaspCli.Flush.class},
+        HaspCli.Flush.class, CertsCommand.class, TokenCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 not acquired / wait timed out, 2 error; lock NAME -- CMD exits with CMD's code.",
         "Endpoints: --endpoints, else HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003."})
 public final class HaspCli implements Runnable {
@@ -94,7 +94,7 @@ public final class HaspCli implements Runnable {
       String d = s.getStatus().getDescription();
       message = d == null ? s.getStatus().getCode().name() : d.startsWith(code + ": ") ? d.substring(code.length() + 2) : d;
       if (c == null && s.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE) {
-        message = "no endpoint reachable (" + message + ")";
+        message = "no endpoint reachable (" + message + transportCause(s) + ")";
       }
     } else if (e instanceof IllegalArgumentException) {
       code = "INVALID_ARGUMENT";
@@ -111,6 +111,22 @@ public final class HaspCli implements Runnable {
     return EXIT_ERROR;
   }
 
+  /** What the transport saw under a failure without an answer (e.g. a TLS handshake error), or "". */
+  static String transportCause(StatusRuntimeException s) {
+    Throwable root = s.getCause();
+    boolean tlsError = false;
+    while (root != null && root.getCause() != null && root.getCause() != root) {
+      tlsError |= root instanceof javax.net.ssl.SSLException;
+      root = root.getCause();
+    }
+    if (root == null) {
+      return "";
+    }
+    tlsError |= root instanceof javax.net.ssl.SSLException || root instanceof java.security.cert.CertificateException;
+    return (tlsError ? "; TLS handshake failed: " : "; ") + root.getClass().getSimpleName()
+        + (root.getMessage() == null ? "" : ": " + root.getMessage());
+  }
+
   /** Options every client command shares. */
   static final class Common {
     @Option(names = "--endpoints", description = "host:port,... of the cluster's API (default: $HASP_ENDPOINTS or the local cluster)")
@@ -123,6 +139,18 @@ public final class HaspCli implements Runnable {
         description = "Time budget per call, retries included (default 5s)")
     Duration timeout;
 
+    @Option(names = "--tls-ca", description = "CA certificates (PEM) to verify the nodes with; turns TLS on (default: $HASP_TLS_CA)")
+    java.nio.file.Path tlsCa;
+
+    @Option(names = "--tls-cert", description = "Client certificate (PEM) for clusters that require one (default: $HASP_TLS_CERT)")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", description = "Private key (PEM PKCS#8) of --tls-cert (default: $HASP_TLS_KEY)")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--token", description = "Bearer token (default: $HASP_TOKEN, which other users cannot see in ps)")
+    String token;
+
     private final String clientId = UUID.randomUUID().toString();
     private final AtomicLong requestIds = new AtomicLong();
 
@@ -131,7 +159,22 @@ public final class HaspCli implements Runnable {
       if (csv == null || csv.isBlank()) {
         csv = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003";
       }
-      return new Endpoints(Endpoints.parse(csv));
+      return new Endpoints(Endpoints.parse(csv), security());
+    }
+
+    CliSecurity security() {
+      return CliSecurity.of(pathOrEnv(tlsCa, "HASP_TLS_CA"), pathOrEnv(tlsCert, "HASP_TLS_CERT"),
+          pathOrEnv(tlsKey, "HASP_TLS_KEY"), token != null ? token : env("HASP_TOKEN"));
+    }
+
+    private static java.nio.file.Path pathOrEnv(java.nio.file.Path flag, String variable) {
+      String v = env(variable);
+      return flag != null ? flag : v == null ? null : java.nio.file.Path.of(v);
+    }
+
+    private static String env(String variable) {
+      String v = System.getenv(variable);
+      return v == null || v.isBlank() ? null : v.trim();
     }
 
     RequestHeader header() {
@@ -169,8 +212,8 @@ public final class HaspCli implements Runnable {
       String leader = "";
       int up = 0;
       try (Endpoints endpoints = common.open()) {
-        rows.add(String.format("%-6s %-21s %-10s %6s %8s %8s %8s %8s", "NODE", "API", "ROLE", "TERM", "COMMIT",
-            "APPLIED", "SNAPSHOT", "PID"));
+        rows.add(String.format("%-6s %-21s %-10s %6s %8s %8s %8s %8s %4s", "NODE", "API", "ROLE", "TERM", "COMMIT",
+            "APPLIED", "SNAPSHOT", "PID", "TLS"));
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
@@ -179,12 +222,16 @@ public final class HaspCli implements Runnable {
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();
             }
-            rows.add(String.format("%-6s %-21s %-10s %6d %8d %8d %8d %8d", s.getNodeId(), address, s.getRole(),
-                s.getTerm(), s.getCommitIndex(), s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid()));
+            rows.add(String.format("%-6s %-21s %-10s %6d %8d %8d %8d %8d %4s", s.getNodeId(), address, s.getRole(),
+                s.getTerm(), s.getCommitIndex(), s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(),
+                s.getTls() ? "on" : "off"));
             json.add(Json.of(s));
           } catch (StatusRuntimeException e) {
-            rows.add(String.format("%-6s %-21s %-10s", "?", address, "DOWN"));
-            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"role\":\"DOWN\"}");
+            // why it is down matters when TLS or tokens are involved (a handshake or auth failure is not a dead node)
+            String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
+                : ": " + e.getStatus().getDescription()) + transportCause(e);
+            rows.add(String.format("%-6s %-21s %-10s %s", "?", address, "DOWN", why));
+            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"role\":\"DOWN\",\"error\":" + Json.quote(why) + "}");
           }
         }
       }

@@ -91,21 +91,25 @@ final class RetryPolicy {
   /** The status code, its description and the root cause of a failure without an answer, for people. */
   static String transportDetail(StatusRuntimeException e, boolean tls) {
     StringBuilder b = new StringBuilder(e.getStatus().getCode().name());
-    if (e.getStatus().getDescription() != null) {
-      b.append(": ").append(e.getStatus().getDescription());
+    String d = e.getStatus().getDescription();
+    if (d != null) {
+      b.append(": ").append(d.indexOf('\n') < 0 ? d : d.substring(0, d.indexOf('\n')));
     }
     Throwable root = e.getCause();
     boolean handshake = false;
+    boolean refused = false;
     while (root != null && root.getCause() != null && root.getCause() != root) {
       handshake |= root instanceof javax.net.ssl.SSLException;
+      refused |= root instanceof java.net.ConnectException;
       root = root.getCause();
     }
+    refused |= root instanceof java.net.ConnectException;
     if (root != null) {
       handshake |= root instanceof javax.net.ssl.SSLException || root instanceof java.security.cert.CertificateException;
       b.append(handshake ? "; TLS handshake failed: " : "; ").append(root.getClass().getSimpleName())
           .append(root.getMessage() == null ? "" : ": " + root.getMessage());
     }
-    if (!tls && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+    if (!tls && !refused && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
       b.append("; if the cluster speaks TLS, configure the client with tls(caPem)");
     }
     return b.toString();

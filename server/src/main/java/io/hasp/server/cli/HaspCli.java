@@ -61,7 +61,7 @@ public final class HaspCli implements Runnable {
     cli.setErr(new java.io.PrintWriter(err, true));
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       Common common = findCommon(commandLine);
-      return report(e, common != null && common.json, out, err);
+      return report(e, common != null && common.json, common != null && common.plaintext, out, err);
     });
     cli.setParameterExceptionHandler((e, args1) -> {
       err.println("error: INVALID_ARGUMENT: " + e.getMessage());
@@ -86,15 +86,23 @@ public final class HaspCli implements Runnable {
 
   /** Prints an error the way scripts expect and returns exit code 2. */
   static int report(Exception e, boolean json, PrintStream out, PrintStream err) {
+    return report(e, json, false, out, err);
+  }
+
+  /** {@code plaintext}: the command spoke plaintext, so a closed connection may be a TLS port (a hint says so). */
+  static int report(Exception e, boolean json, boolean plaintext, PrintStream out, PrintStream err) {
     String code;
     String message;
     if (e instanceof StatusRuntimeException s) {
       String c = s.getTrailers() == null ? null : s.getTrailers().get(Endpoints.ERROR_CODE);
       code = c != null ? c : s.getStatus().getCode().name();
-      String d = s.getStatus().getDescription();
+      String d = firstLine(s.getStatus().getDescription());
       message = d == null ? s.getStatus().getCode().name() : d.startsWith(code + ": ") ? d.substring(code.length() + 2) : d;
       if (c == null && s.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE) {
         message = "no endpoint reachable (" + message + transportCause(s) + ")";
+        if (plaintext && !refused(s)) {
+          message += "; if the cluster speaks TLS, give --tls-ca (or HASP_TLS_CA)";
+        }
       }
     } else if (e instanceof IllegalArgumentException) {
       code = "INVALID_ARGUMENT";
@@ -109,6 +117,24 @@ public final class HaspCli implements Runnable {
       err.println("error: " + code + ": " + message);
     }
     return EXIT_ERROR;
+  }
+
+  static String firstLine(String s) {
+    if (s == null) {
+      return null;
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /** The connection was refused (nothing listens): no TLS hint applies. */
+  private static boolean refused(StatusRuntimeException s) {
+    for (Throwable t = s.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+      if (t instanceof java.net.ConnectException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** What the transport saw under a failure without an answer (e.g. a TLS handshake error), or "". */
@@ -151,6 +177,9 @@ public final class HaspCli implements Runnable {
     @Option(names = "--token", description = "Bearer token (default: $HASP_TOKEN, which other users cannot see in ps)")
     String token;
 
+    /** Set by {@link #open()}: this command speaks plaintext (for the error hint). */
+    boolean plaintext;
+
     private final String clientId = UUID.randomUUID().toString();
     private final AtomicLong requestIds = new AtomicLong();
 
@@ -159,7 +188,9 @@ public final class HaspCli implements Runnable {
       if (csv == null || csv.isBlank()) {
         csv = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003";
       }
-      return new Endpoints(Endpoints.parse(csv), security());
+      CliSecurity security = security();
+      plaintext = !security.tls();
+      return new Endpoints(Endpoints.parse(csv), security);
     }
 
     CliSecurity security() {
@@ -229,7 +260,7 @@ public final class HaspCli implements Runnable {
           } catch (StatusRuntimeException e) {
             // why it is down matters when TLS or tokens are involved (a handshake or auth failure is not a dead node)
             String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
-                : ": " + e.getStatus().getDescription()) + transportCause(e);
+                : ": " + firstLine(e.getStatus().getDescription())) + transportCause(e);
             rows.add(String.format("%-6s %-21s %-10s %s", "?", address, "DOWN", why));
             json.add("{\"apiAddress\":" + Json.quote(address) + ",\"role\":\"DOWN\",\"error\":" + Json.quote(why) + "}");
           }

@@ -122,10 +122,28 @@ class TlsClusterTest {
   }
 
   @Test
-  void aTlsClientLocksThroughEveryNodeAndTheWritesReplicate() {
+  void aTlsClientLocksThroughEveryNodeAndTheWritesReplicate() throws Exception {
     int leader = cluster.leaderIndex(Duration.ofSeconds(30));
     int follower = (leader + 1) % 3;
-    // a client that knows only a follower: its writes are forwarded to the leader over the Raft port (TLS)
+    // calls to a follower: its writes are forwarded to the leader over the Raft port (TLS); raw stubs, since the
+    // Java client would move to the leader it learns of
+    io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forTarget(cluster.endpoints().get(follower))
+        .sslContext(io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient().trustManager(caPem.toFile())
+            .keyManager(certs.resolve("plain-client.pem").toFile(), certs.resolve("plain-client-key.pem").toFile())
+            .build())
+        .intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer(CLIENT_TOKEN)))
+        .build();
+    try {
+      io.hasp.proto.HaspGrpc.HaspBlockingStub stub = io.hasp.proto.HaspGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(30, TimeUnit.SECONDS);
+      Rpc rpc = new Rpc();
+      io.hasp.proto.LockResponse r = stub.tryLock(rpc.lock("tls-replicated").setLeaseMs(60_000).build());
+      assertTrue(r.getLocked(), r.toString());
+      stub.unlock(rpc.unlock("tls-replicated", r.getGrant().getKey()));
+    } finally {
+      ch.shutdownNow();
+    }
     try (HaspClient c = client(List.of(cluster.endpoints().get(follower)), caPem, "plain-client", CLIENT_TOKEN)) {
       LockHandle h = c.lock("tls-replicated");
       assertTrue(c.isLocked("tls-replicated"));
@@ -142,6 +160,12 @@ class TlsClusterTest {
       ClusterStatusResponse s = cluster.status(i);
       assertTrue(s.getTls(), "status says TLS for n" + (i + 1));
     }
+  }
+
+  static io.grpc.Metadata bearer(String token) {
+    io.grpc.Metadata md = new io.grpc.Metadata();
+    md.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return md;
   }
 
   @Test

@@ -209,6 +209,36 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * TLS and token from the environment, as the CLI reads them: {@code HASP_TLS_CA} (TLS on, trusting that CA
+     * file), {@code HASP_TLS_CERT} + {@code HASP_TLS_KEY} (client certificate), {@code HASP_TOKEN}; unset or empty
+     * variables change nothing. For tools and examples; applications usually pass their settings explicitly.
+     */
+    public Builder securityFromEnvironment() {
+      String ca = env("HASP_TLS_CA");
+      String cert = env("HASP_TLS_CERT");
+      String key = env("HASP_TLS_KEY");
+      String t = env("HASP_TOKEN");
+      if (ca != null) {
+        tls(java.nio.file.Path.of(ca));
+      }
+      if (cert != null || key != null) {
+        if (cert == null || key == null) {
+          throw new IllegalArgumentException("HASP_TLS_CERT and HASP_TLS_KEY go together");
+        }
+        tlsClientCert(java.nio.file.Path.of(cert), java.nio.file.Path.of(key));
+      }
+      if (t != null) {
+        token(t);
+      }
+      return this;
+    }
+
+    private static String env(String name) {
+      String v = System.getenv(name);
+      return v == null || v.isBlank() ? null : v.trim();
+    }
+
     ChannelSecurity security() {
       return ChannelSecurity.of(tls, tlsCa, tlsCert, tlsKey, token);
     }

@@ -9,7 +9,7 @@ JDK=${JAVA_HOME:?JAVA_HOME must point at a JDK}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 R=$WORK/rootfs
-MODULES=java.base,java.logging,java.management,jdk.unsupported,java.naming,jdk.naming.dns,java.net.http,jdk.crypto.ec,java.security.jgss,java.sql,java.xml,jdk.management,jdk.jfr,java.instrument,jdk.zipfs
+MODULES=java.base,java.logging,java.management,jdk.httpserver,jdk.unsupported,java.naming,jdk.naming.dns,java.net.http,jdk.crypto.ec,java.security.jgss,java.sql,java.xml,jdk.management,jdk.jfr,java.instrument,jdk.zipfs
 "$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-man-pages --no-header-files --compress=2 \
   --output "$R/opt/jre"
 mkdir -p "$R/opt/hasp/lib" "$R/tmp" "$R/etc" "$R/data" "$R/clock" "$WORK/so"

@@ -78,6 +78,9 @@ public final class LockStateMachine extends BaseStateMachine {
   private long appliedCommands;
   private long applyNanos;
   private volatile SnapshotTaken lastSnapshot = new SnapshotTaken(0, 0, 0);
+  /** Holders released by applied entries since start, by reason (LEASE_EXPIRED: by the leader's Expire). */
+  private final java.util.concurrent.atomic.AtomicLongArray releases =
+      new java.util.concurrent.atomic.AtomicLongArray(ReleaseReason.values().length);
 
   /**
    * @param dataDir the node's state directory: the live RocksDB goes to {@code dataDir/db}, snapshots to
@@ -271,6 +274,11 @@ public final class LockStateMachine extends BaseStateMachine {
       applyNanos += System.nanoTime() - started;
     }
     updateLastAppliedTermIndex(term, index);
+    for (int r = 0; r < events.released.length; r++) {
+      if (events.released[r] > 0) {
+        releases.addAndGet(r, events.released[r]);
+      }
+    }
     events.deliver(listener);
     return CompletableFuture.completedFuture(new Replies(results));
   }
@@ -349,6 +357,7 @@ public final class LockStateMachine extends BaseStateMachine {
     @Override public void waiterGranted(Waiter w, Holder h, long size) { events.add(l -> l.waiterGranted(w, h, size)); }
     @Override public void waiterRemoved(Waiter w, ErrorCode reason) { events.add(l -> l.waiterRemoved(w, reason)); }
     @Override public void holderReleased(Holder h, ReleaseReason reason) {
+      events.released[reason.ordinal()]++;
       events.add(l -> l.holderReleased(h, reason));
     }
   }
@@ -356,6 +365,8 @@ public final class LockStateMachine extends BaseStateMachine {
   /** Events of one entry, delivered after the entry is durable. */
   private static final class Events {
     private List<java.util.function.Consumer<StateListener>> list;
+    /** Holders this entry released, by ReleaseReason ordinal (for the metrics). */
+    final long[] released = new long[ReleaseReason.values().length];
 
     void add(java.util.function.Consumer<StateListener> e) {
       if (list == null) {
@@ -507,6 +518,15 @@ public final class LockStateMachine extends BaseStateMachine {
   /** The newest snapshot this node took itself. */
   public SnapshotTaken lastSnapshotTaken() {
     return lastSnapshot;
+  }
+
+  /**
+   * Holders this replica's applied entries released for {@code reason} since this process started (a lease
+   * expiry counts when the leader's Expire entry that ends it is applied; entries replayed from the log count
+   * again after a restart only if RocksDB did not hold them yet).
+   */
+  public long releasedHolders(ReleaseReason reason) {
+    return releases.get(reason.ordinal());
   }
 
   /** Commands applied since start, and the nanoseconds spent applying them. */

@@ -54,6 +54,7 @@ public final class Errors {
       case LOCK_WAIT_TIMEOUT:
       case WAIT_CANCELLED:
       case WAIT_CONTINUES:
+      case MEMBERSHIP_CONFLICT:
         return Status.Code.ABORTED;
       case NOT_LEADER:
       case NO_QUORUM:

@@ -33,6 +33,8 @@ final class GroupCommit {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger queued = new AtomicInteger();
   private final Function<CommandBatch, CompletableFuture<BatchReply>> submit;
+  /** Told the number of commands of every batch this node sends (for the metrics). */
+  private volatile java.util.function.IntConsumer batchSizes = n -> {};
 
   /**
    * @param submit appends one batch to the Raft log (retrying it as a unit while there is no leader) and completes
@@ -40,6 +42,11 @@ final class GroupCommit {
    */
   GroupCommit(Function<CommandBatch, CompletableFuture<BatchReply>> submit) {
     this.submit = submit;
+  }
+
+  /** {@code sizes} is told the command count of each batch sent from now on (on the sending thread: keep it short). */
+  void observeBatchSizes(java.util.function.IntConsumer sizes) {
+    this.batchSizes = java.util.Objects.requireNonNull(sizes);
   }
 
   CompletableFuture<CommandReply> submit(Command command) {
@@ -78,6 +85,7 @@ final class GroupCommit {
         inFlight.decrementAndGet();
         continue;
       }
+      batchSizes.accept(taken.size());
       CompletableFuture<BatchReply> sent;
       try {
         sent = submit.apply(batch.build());

@@ -50,11 +50,18 @@ public final class HaspNode implements Closeable {
   private final LeaderTicker ticker;
   private final Server apiServer;
   private final io.hasp.server.security.NodeSecurity security;
-  private final Map<String, String> apiAddresses = new LinkedHashMap<>();
+  private final Members members;
+  private final AdminService admin;
   private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
   private final MetricRegistry metrics = new MetricRegistry();
   private volatile boolean closed;
+  /** Set once when the Raft division stopped under this node: the reaction to it runs once. */
+  private final java.util.concurrent.atomic.AtomicBoolean divisionEnded = new java.util.concurrent.atomic.AtomicBoolean();
   private final AcquireFlow acquires;
+  /** Metrics, health and readiness (io.hasp.server.ops); http is null with http.address=off. */
+  private final io.hasp.server.ops.Readiness readiness;
+  private final io.hasp.server.ops.OpsMetrics ops;
+  private final io.hasp.server.ops.OpsHttpServer http;
   /** Asks for an entry while this node, started with an empty Raft log, has none (see {@link #askUntilAnEntry}). */
   private final java.util.concurrent.ScheduledExecutorService rejoin =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -63,19 +70,37 @@ public final class HaspNode implements Closeable {
         return t;
       });
 
-  private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
+  private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal, Runnable onRemoved) throws IOException {
     this.config = config;
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
-      raftPeers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raftAddress().toString()).build());
-      apiAddresses.put(p.id(), p.apiAddress().toString());
+      RaftPeer peer = Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress());
+      if (config.join() && p.id().equals(config.nodeId())) {
+        // joining: a listener in its own first configuration, so it never campaigns (a candidate that the group
+        // does not know is told to shut down); the leader's configuration replaces this one when it is added
+        peer = RaftPeer.newBuilder(peer).setStartupRole(org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER).build();
+      }
+      raftPeers.add(peer);
       peers.put(p.id(), p);
     }
     // TLS material and tokens first: a file that cannot be used fails the start before anything is opened
-    java.util.Set<String> peerHosts = new java.util.HashSet<>();
-    config.peers().forEach(peer -> peerHosts.add(peer.raftAddress().host()));
-    this.security = io.hasp.server.security.NodeSecurity.open(config.security(), config.nodeId(), peerHosts);
+    // peers on the Raft port: the configured ones and whoever is a member now (members added later included)
+    java.util.concurrent.atomic.AtomicReference<Members> membersNow = new java.util.concurrent.atomic.AtomicReference<>();
+    this.security = io.hasp.server.security.NodeSecurity.open(config.security(), config.nodeId(), () -> {
+      java.util.Set<String> hosts = new java.util.HashSet<>();
+      config.peers().forEach(peer -> hosts.add(peer.raftAddress().host()));
+      Members m = membersNow.get();
+      try {
+        for (Members.Member member : m == null ? List.<Members.Member>of() : m.all()) {
+          int colon = member.raftAddress().lastIndexOf(':');
+          hosts.add(colon > 0 ? member.raftAddress().substring(0, colon) : member.raftAddress());
+        }
+      } catch (RuntimeException e) {
+        LOG.debug("members unknown for the peer check, using the configured peers: {}", e.toString());
+      }
+      return hosts;
+    });
     this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), raftPeers);
     this.stateMachine = new LockStateMachine(config.dataDir().resolve("state"), clockMs);
     this.waits = new Waits(stateMachine);
@@ -154,14 +179,23 @@ public final class HaspNode implements Closeable {
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
-    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, peers,
+    this.members = new Members(raftServer, group.getGroupId(), config.peers());
+    membersNow.set(members);
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members,
         security.peerClientContext());
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
 
-    NodeMetrics nodeMetrics = new NodeMetrics(metrics);
     registerGauges();
+    LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId());
+    this.readiness = new io.hasp.server.ops.Readiness(() -> raftServer.getDivision(group.getGroupId()),
+        () -> contact.silenceMs(System.nanoTime()), LeaderContact.CUT_OFF_MS, config.readyAppliedLagMax());
+    this.ops = new io.hasp.server.ops.OpsMetrics(config.nodeId(), stateMachine,
+        () -> raftServer.getDivision(group.getGroupId()), waits::size, readiness, metrics);
+    replicator.observeBatchSizes(ops.batchSizes());
+    io.grpc.protobuf.services.HealthStatusManager health = new io.grpc.protobuf.services.HealthStatusManager();
+    NodeMetrics nodeMetrics = new NodeMetrics(metrics, ops);
     Commands commands = new Commands();
     this.acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics, stateMachine);
     HaspService service = config.unsafeLocalGrants()
@@ -170,12 +204,17 @@ public final class HaspNode implements Closeable {
     if (config.unsafeLocalGrants()) {
       LOG.warn("UNSAFE TEST MODE (unsafe.local.grants=true): TryLock grants without consensus; never use in production");
     }
+    this.admin = new AdminService(raftServer, group.getGroupId(), selfId, members, this::divisionInfo);
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     // Handlers never block (every call is answered from a future), so they run on the I/O threads: one
     // thread hand-off less per call, which matters on small machines.
     NettyServerBuilder apiBuilder = NettyServerBuilder.forAddress(api)
         .directExecutor()
-        .addService(MalformedRequestInterceptor.guard(service.bindService(), config.requestBytesMax()))
+        .addService(MalformedRequestInterceptor.guard(io.hasp.server.ops.RequestContext.around(service.bindService()),
+            config.requestBytesMax()))
+        .addService(MalformedRequestInterceptor.guard(io.hasp.server.ops.RequestContext.around(admin.bindService()),
+            config.requestBytesMax()))
+        .addService(health.getHealthService())
         // well above limits.request.bytes.max, so that larger requests get the coded LIMIT_EXCEEDED
         .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
         .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
@@ -190,14 +229,34 @@ public final class HaspNode implements Closeable {
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
+    NodeConfig.HostPort httpAddress = config.httpAddress();
+    try {
+      this.http = httpAddress == null ? null : io.hasp.server.ops.OpsHttpServer.start(httpAddress.host(),
+          httpAddress.port(), ops.registry(), readiness, () -> {
+            DivisionInfo i = divisionInfo();
+            return i != null && !i.isAlive() ? "the Raft division of this node stopped" : null;
+          });
+    } catch (IOException e) {
+      apiServer.shutdownNow();
+      raftServer.close();
+      throw new IOException("cannot listen on http.address " + httpAddress + ": " + e.getMessage(), e);
+    }
     this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(),
-        new LeaderContact(this::divisionInfo, waits, config.nodeId()), () -> {
-      if (!closed) {
+        contact, () -> {
+      if (closed || !divisionEnded.compareAndSet(false, true)) {
+        return;
+      }
+      if (members.removed(config.nodeId())) {
+        LOG.warn("Node {} was removed from the group: it stops serving and exits. To bring it back, start it with "
+            + "an empty data directory and add it again (member add)", config.nodeId());
+        onRemoved.run();
+      } else {
         LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
         onFatal.run();
       }
     });
     ticker.start(config.tickInterval().toMillis());
+    readiness.start(health, "", io.hasp.proto.HaspGrpc.SERVICE_NAME);
     if (emptyLog && peers.size() > 1) {
       askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
     } else {
@@ -241,7 +300,14 @@ public final class HaspNode implements Closeable {
 
   /** Starts a node; {@code onFatal} runs when the node can no longer serve (e.g. to exit the process). */
   public static HaspNode start(NodeConfig config, LongSupplier clockMs, Runnable onFatal) throws IOException {
-    return new HaspNode(config, clockMs, onFatal);
+    return new HaspNode(config, clockMs, onFatal, onFatal);
+  }
+
+  /** As {@link #start(NodeConfig, LongSupplier, Runnable)}; {@code onRemoved} runs when the node finds itself
+   *  removed from the group (member remove), after which it can no longer serve either. */
+  public static HaspNode start(NodeConfig config, LongSupplier clockMs, Runnable onFatal, Runnable onRemoved)
+      throws IOException {
+    return new HaspNode(config, clockMs, onFatal, onRemoved);
   }
 
   private void registerGauges() {
@@ -270,6 +336,7 @@ public final class HaspNode implements Closeable {
     ClusterStatusResponse.Builder b = ClusterStatusResponse.newBuilder()
         .setNodeId(config.nodeId())
         .setApiAddress(config.apiAddress().toString())
+        .setHttpAddress(config.httpAddress() == null ? "" : config.httpAddress().toString())
         .setPid(ProcessHandle.current().pid())
         .setGroupId(config.groupId())
         .setTls(security.tls());
@@ -282,9 +349,9 @@ public final class HaspNode implements Closeable {
       if (i.getLeaderId() != null) {
         b.setLeaderId(i.getLeaderId().toString());
       }
-      for (RaftPeer peer : d.getGroup().getPeers()) {
-        b.addPeers(PeerInfo.newBuilder().setId(peer.getId().toString()).setRaftAddress(peer.getAddress())
-            .setApiAddress(apiAddresses.getOrDefault(peer.getId().toString(), "")));
+      for (Members.Member m : members.all()) {
+        b.addPeers(PeerInfo.newBuilder().setId(m.id()).setRaftAddress(m.raftAddress()).setApiAddress(m.apiAddress())
+            .setRole(m.voter() ? "VOTER" : "LISTENER"));
       }
     } catch (IOException e) {
       b.setRole("UNKNOWN");
@@ -353,9 +420,14 @@ public final class HaspNode implements Closeable {
       return;
     }
     closed = true;
+    readiness.close();
+    if (http != null) {
+      http.close();
+    }
     rejoin.shutdownNow();
     ticker.close();
     acquires.close();
+    admin.close();
     waits.failAll(Errors.toStatus(new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node shutting down")));
     apiServer.shutdown();
     try {

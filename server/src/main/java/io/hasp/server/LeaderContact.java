@@ -58,8 +58,11 @@ final class LeaderContact {
     }
   }
 
-  /** Milliseconds since this node was last in touch with a leader (0: in touch now). */
-  long silenceMs(long nowNanos) {
+  /**
+   * Milliseconds since this node was last in touch with a leader (0: in touch now). Called by the ticker and by
+   * the readiness check (another thread), hence synchronized.
+   */
+  synchronized long silenceMs(long nowNanos) {
     DivisionInfo i = info.get();
     long known = -1;
     if (i != null && i.isLeader() && i.isLeaderReady()) {

@@ -38,7 +38,12 @@ public record NodeConfig(
     Capacity capacity,
     int requestBytesMax,
     int callsPerConnectionMax,
+    boolean join,
     boolean unsafeLocalGrants,
+    HostPort httpAddress,
+    long readyAppliedLagMax,
+    String logFormat,
+    String logLevel,
     io.hasp.server.security.SecurityConfig security) {
 
   /** Every key a config file may hold, with its default ("" = required). */
@@ -71,9 +76,19 @@ public record NodeConfig(
     // Bounds of this node's API: the size of one request, and concurrent calls on one connection.
     m.put("limits.request.bytes.max", Integer.toString(1 << 20));
     m.put("limits.calls.per.connection.max", "10000");
+    // A node that joins a running group (member add): it starts as a listener of the group in peers, so it never
+    // campaigns, and waits for the leader to add it. Only read while its Raft log is empty.
+    m.put("join", "false");
     // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
     // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
     m.put("unsafe.local.grants", "false");
+    // Operations (see io.hasp.server.ops): the HTTP port of /metrics, /health and /ready ("" = the API host on
+    // the API port + 200, "off" = none); how far this node's applied index may trail the commit index and still
+    // be ready; logs as text lines or JSON objects, and the level of Hasp's own loggers.
+    m.put("http.address", "");
+    m.put("ready.applied.lag.max", "1000");
+    m.put("log.format", "text");
+    m.put("log.level", "info");
     // TLS and auth (off when empty): tls.cert, tls.key, tls.client.ca, tls.peer.ca, tls.reload.interval,
     // auth.tokens.file, auth.cert.roles; see SecurityConfig
     io.hasp.server.security.SecurityConfig.addDefaults(m);
@@ -150,6 +165,7 @@ public record NodeConfig(
   static NodeConfig fromValues(Map<String, String> v) {
     for (Map.Entry<String, String> e : v.entrySet()) {
       if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")
+          && !e.getKey().equals("http.address")
           && !io.hasp.server.security.SecurityConfig.OPTIONAL_KEYS.contains(e.getKey())) {
         throw new ConfigException("missing required key '" + e.getKey() + "'");
       }
@@ -185,8 +201,48 @@ public record NodeConfig(
         (int) Math.min(64L << 20, parsePositiveLong("limits.request.bytes.max", v.get("limits.request.bytes.max"))),
         (int) Math.min(Integer.MAX_VALUE, parsePositiveLong("limits.calls.per.connection.max",
             v.get("limits.calls.per.connection.max"))),
+        parseBoolean("join", v.get("join")),
         parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")),
+        httpAddress(v.get("http.address"), api, raft),
+        parsePositiveLong("ready.applied.lag.max", v.get("ready.applied.lag.max")),
+        oneOf("log.format", v.get("log.format"), "text", "json"),
+        oneOf("log.level", v.get("log.level"), "trace", "debug", "info", "warn", "error"),
         io.hasp.server.security.SecurityConfig.from(v, NodeConfig::parseDuration));
+  }
+
+  /** Offset of the derived HTTP port from the API port (the launcher's node i on base B: B+200+i). */
+  public static final int HTTP_PORT_OFFSET = 200;
+
+  /** http.address: "" derives it from the API address, "off" (null here) turns the HTTP endpoint off. */
+  private static HostPort httpAddress(String s, HostPort api, HostPort raft) {
+    HostPort http;
+    if (s.equalsIgnoreCase("off")) {
+      return null;
+    } else if (s.isEmpty()) {
+      int port = api.port() + HTTP_PORT_OFFSET;
+      if (port > 65535) {
+        throw new ConfigException("http.address: the derived port " + port + " (api port + " + HTTP_PORT_OFFSET
+            + ") is out of range; set http.address to host:port or off");
+      }
+      http = new HostPort(api.host(), port);
+    } else {
+      http = HostPort.parse("http.address", s);
+    }
+    if (http.equals(api) || http.equals(raft)) {
+      throw new ConfigException("http.address " + http + " is also this node's " + (http.equals(api) ? "api" : "raft")
+          + " address");
+    }
+    return http;
+  }
+
+  private static String oneOf(String key, String s, String... allowed) {
+    String t = s.toLowerCase(Locale.ROOT);
+    for (String a : allowed) {
+      if (a.equals(t)) {
+        return a;
+      }
+    }
+    throw new ConfigException(key + ": expected one of " + String.join(", ", allowed) + ", got '" + s + "'");
   }
 
   private static Capacity capacity(Map<String, String> v) {

@@ -24,9 +24,16 @@ final class NodeMetrics {
   private final Meter cancelled;
   private final Meter reattached;
   private final Meter pulsed;
+  private final io.hasp.server.ops.RequestObserver requestObserver;
 
   NodeMetrics(MetricRegistry registry) {
+    this(registry, io.hasp.server.ops.RequestObserver.NONE);
+  }
+
+  /** @param observer told of every answered call (method, code, latency): the Prometheus request metrics */
+  NodeMetrics(MetricRegistry registry, io.hasp.server.ops.RequestObserver observer) {
     this.registry = registry;
+    this.requestObserver = observer;
     this.cancelled = registry.meter("hasp.op.lock.cancelled");
     this.reattached = registry.meter("hasp.op.lock.reattached");
     this.pulsed = registry.meter("hasp.op.lock.pulsed");
@@ -59,6 +66,8 @@ final class NodeMetrics {
   final class Call {
     private final String op;
     private final Timer.Context timing;
+    /** The request's id for log lines ({@link io.hasp.server.ops.RequestContext}), or null. */
+    private final String request = org.slf4j.MDC.get(io.hasp.server.ops.RequestContext.MDC_KEY);
 
     Call(String op, Timer.Context timing) {
       this.op = op;
@@ -72,7 +81,7 @@ final class NodeMetrics {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
-      timing.stop();
+      answered("OK", timing.stop());
       if (isCancelled(observer)) {
         return;
       }
@@ -80,7 +89,7 @@ final class NodeMetrics {
         observer.onNext(value);
         observer.onCompleted();
       } catch (RuntimeException e) {
-        LOG.debug("{}: client left before the answer: {}", op, e.toString());
+        debug("{}: client left before the answer: {}", op, e.toString());
       }
     }
 
@@ -88,15 +97,35 @@ final class NodeMetrics {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
-      timing.stop();
+      long nanos = timing.stop();
       errors.computeIfAbsent(op, o -> registry.meter("hasp.op." + o + ".errors")).mark();
+      io.grpc.StatusRuntimeException status = Errors.toStatus(error);
+      String code = status.getTrailers() == null ? null : status.getTrailers().get(Errors.ERROR_CODE);
+      answered(code != null ? code : status.getStatus().getCode().name(), nanos);
       if (isCancelled(observer)) {
         return;
       }
       try {
-        observer.onError(Errors.toStatus(error));
+        observer.onError(status);
       } catch (RuntimeException e) {
-        LOG.debug("{}: client left before the error: {}", op, e.toString());
+        debug("{}: client left before the error: {}", op, e.toString());
+      }
+    }
+
+    private void answered(String code, long nanos) {
+      requestObserver.answered(op, code, nanos);
+      if (LOG.isDebugEnabled()) {
+        debug("answered {} {} in {} ms", op, code, String.format(java.util.Locale.ROOT, "%.3f", nanos / 1e6));
+      }
+    }
+
+    /** A debug line that carries this call's request id, whichever thread answers it. */
+    private void debug(String format, Object... args) {
+      if (!LOG.isDebugEnabled()) {
+        return;
+      }
+      try (io.hasp.server.ops.RequestContext.Scope s = io.hasp.server.ops.RequestContext.enter(request)) {
+        LOG.debug(format, args);
       }
     }
 

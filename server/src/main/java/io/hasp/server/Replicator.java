@@ -13,7 +13,6 @@ import io.hasp.server.Errors.HaspError;
 import io.hasp.statemachine.LockStateMachine;
 import java.io.Closeable;
 import java.io.IOException;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -64,7 +63,7 @@ public final class Replicator implements Closeable {
   private final RaftGroupId groupId;
   private final RaftPeerId self;
   private final Supplier<DivisionInfo> info;
-  private final Map<String, NodeConfig.Peer> peers;
+  private final Members members;
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
   private final PeerForwarding forwarding;
@@ -77,13 +76,18 @@ public final class Replicator implements Closeable {
   });
 
   Replicator(RaftServer server, RaftGroupId groupId, RaftPeerId self, Supplier<DivisionInfo> info,
-      Map<String, NodeConfig.Peer> peers, org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext peerTls) {
+      Members members, org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext peerTls) {
     this.forwarding = new PeerForwarding(peerTls);
     this.server = server;
     this.groupId = groupId;
     this.self = self;
     this.info = info;
-    this.peers = peers;
+    this.members = members;
+  }
+
+  /** {@code sizes} is told the command count of each group-commit batch this node sends (leader or not). */
+  void observeBatchSizes(java.util.function.IntConsumer sizes) {
+    groupCommit.observeBatchSizes(sizes);
   }
 
   /** The Raft client id of this node's submissions (the state machine takes timer commands only from it). */
@@ -117,15 +121,17 @@ public final class Replicator implements Closeable {
       tried = submit(batch, clientId, callId, RaftClientRequest.writeRequestType()).thenApply(Replicator::parseReplies);
     } else {
       RaftPeerId leader = i == null ? null : i.getLeaderId();
-      NodeConfig.Peer peer = leader == null ? null : peers.get(leader.toString());
-      if (peer == null) {
+      // A leader that has just handed over (leader transfer) or stepped down may still name itself as leader for
+      // a moment: never forward to this node itself (the leader side refuses its own client id), wait instead.
+      String leaderRaft = leader == null || leader.equals(self) ? null : members.raftAddress(leader);
+      if (leaderRaft == null) {
         tried = CompletableFuture.failedFuture(noQuorum("no leader is known"));
       } else {
         ForwardedBatch fb = forwarded(batch, callId);
         // a short try: a leader that went away (killed, cut off) must not hold this batch, and with it this
         // node's group commit, for the whole call; the retry carries the same call id, so it is applied once
         long left = Math.max(1, Math.min(FORWARD_TRY_MS, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-        tried = forwarding.forward(peer.raftAddress().toString(), fb, left);
+        tried = forwarding.forward(leaderRaft, fb, left);
       }
     }
     tried.whenComplete((replies, error) -> {
@@ -191,10 +197,10 @@ public final class Replicator implements Closeable {
         .addCommands(Command.newBuilder().setNoop(io.hasp.proto.replicated.NoopCmd.getDefaultInstance()))
         .build().toByteArray();
     ForwardedBatch fb = forwarded(batch, callIds.incrementAndGet());
-    for (Map.Entry<String, NodeConfig.Peer> e : peers.entrySet()) {
-      if (!e.getKey().equals(self.toString())) {
-        forwarding.forward(e.getValue().raftAddress().toString(), fb, 1_000)
-            .whenComplete((r, error) -> LOG.debug("asked {} for an entry: {}", e.getKey(),
+    for (Members.Member m : members.all()) {
+      if (!m.id().equals(self.toString())) {
+        forwarding.forward(m.raftAddress(), fb, 1_000)
+            .whenComplete((r, error) -> LOG.debug("asked {} for an entry: {}", m.id(),
                 error == null ? "appended" : error.getMessage()));
       }
     }
@@ -337,8 +343,7 @@ public final class Replicator implements Closeable {
   }
 
   private String apiAddress(RaftPeerId id) {
-    NodeConfig.Peer p = peers.get(id.toString());
-    return p == null ? null : p.apiAddress().toString();
+    return members.apiAddress(id);
   }
 
   /** The API address of the leader this node knows of, or null. */

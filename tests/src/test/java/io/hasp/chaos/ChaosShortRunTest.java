@@ -36,7 +36,8 @@ class ChaosShortRunTest {
     int code = ChaosMain.run(new String[] {"--backend", "docker", "--nodes", "3", "--duration", "120s", "--seed", SEED,
         "--report-dir", REPORTS.toString()});
     Path report = newest();
-    assertEquals(0, code, "the short chaos run found a problem; see " + report.resolve("index.html"));
+    assertEquals(0, code, () -> "the short chaos run found a problem; see " + report.resolve("index.html") + "\n"
+        + verdicts(report));
     assertTrue(Files.readString(report.resolve("verdicts.txt")).startsWith("VALID"));
     String history = Files.readString(report.resolve("history.jsonl"));
     for (String kind : Nemesis.ALL) {
@@ -56,7 +57,8 @@ class ChaosShortRunTest {
     int code = ChaosMain.run(new String[] {"--backend", "local", "--duration", "30s", "--seed", SEED,
         "--nemeses", "kill,partition-halves", "--unsafe-local-grants", "--report-dir", REPORTS.toString()});
     Path report = newest();
-    assertEquals(1, code, "the broken server was not caught; see " + report.resolve("index.html"));
+    assertEquals(1, code, () -> "the broken server was not caught; see " + report.resolve("index.html") + "\n"
+        + verdicts(report));
     String verdicts = Files.readString(report.resolve("verdicts.txt"));
     assertTrue(verdicts.startsWith("INVALID"), verdicts);
     assertTrue(verdicts.contains("linearizability  FAIL"), verdicts);
@@ -71,8 +73,18 @@ class ChaosShortRunTest {
     int code = ChaosMain.run(new String[] {"--backend", "local", "--duration", "45s", "--seed", SEED,
         "--nemeses", "isolate-leader,bridge,pause-leader,clock-offset", "--report-dir", REPORTS.toString()});
     Path report = newest();
-    assertEquals(0, code, "the local chaos run found a problem; see " + report.resolve("index.html"));
+    assertEquals(0, code, () -> "the local chaos run found a problem; see " + report.resolve("index.html") + "\n"
+        + verdicts(report));
     Leftovers.assertNone(tmpBefore);
+  }
+
+  /** The run's verdicts, put into a failure's message: CI keeps the test output, not the report directory. */
+  private static String verdicts(Path report) {
+    try {
+      return Files.readString(report.resolve("verdicts.txt"));
+    } catch (IOException e) {
+      return "(no verdicts.txt: " + e + ")";
+    }
   }
 
   private static Path newest() throws IOException {

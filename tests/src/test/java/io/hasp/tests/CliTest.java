@@ -85,6 +85,19 @@ class CliTest extends SharedClusterTest {
     assertTrue(run(2, "unlock", "cli-nothing", "k", "--json").contains("\"code\":\"LOCK_NOT_FOUND\""));
     String status = run(0, "status");
     assertTrue(status.contains("LEADER") && status.contains("leader: n"), status);
+    assertTrue(status.lines().findFirst().orElse("").matches("NODE +API +HTTP +ROLE .*"), status);
+    for (int i = 0; i < cluster.size(); i++) {
+      String row = cluster.id(i) + " ";
+      String expected = " +" + java.util.regex.Pattern.quote(cluster.endpoint(i)) + " +"
+          + java.util.regex.Pattern.quote(cluster.httpAddress(i)) + " +(LEADER|FOLLOWER) .*";
+      assertTrue(status.lines().anyMatch(l -> l.startsWith(row) && l.substring(row.length() - 1).matches(expected)),
+          () -> "row of " + row + "with API and HTTP address: " + status);
+    }
+    String json = run(0, "status", "--json");
+    for (int i = 0; i < cluster.size(); i++) {
+      assertTrue(json.contains("\"apiAddress\":\"" + cluster.endpoint(i) + "\""), json);
+      assertTrue(json.contains("\"httpAddress\":\"" + cluster.httpAddress(i) + "\""), json);
+    }
     run(0, "lock", "cli-wait", "--lease", "60s");
     out = run(1, "lock", "cli-wait", "--wait", "500ms", "--", "true");
     assertTrue(out.contains("not acquired: timed out"), out);

@@ -58,7 +58,7 @@ final class InProcessCluster implements AutoCloseable {
 
   static InProcessCluster start(int n, Path dir) throws IOException {
     InProcessCluster c = new InProcessCluster(n);
-    int[] ports = freePorts(2 * n);
+    int[] ports = freePorts(3 * n);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < n; i++) {
       peers.append(i == 0 ? "" : ",").append("n").append(i + 1).append("=127.0.0.1:").append(ports[2 * i + 1])
@@ -69,6 +69,8 @@ final class InProcessCluster implements AutoCloseable {
       cfg.put("node.id", "n" + (i + 1));
       cfg.put("peers", peers.toString());
       cfg.put("data.dir", dir.resolve("n" + (i + 1)).toString());
+      // a free port of its own: the default (API port + 200) may belong to another process
+      cfg.put("http.address", "127.0.0.1:" + ports[2 * n + i]);
       c.configs.add(NodeConfig.load(null, Map.of(), cfg));
       c.clocks.add(new ManualClock(T0));
     }
@@ -109,6 +111,11 @@ final class InProcessCluster implements AutoCloseable {
 
   int size() {
     return nodes.length;
+  }
+
+  /** Node i's HTTP address (/metrics, /health, /ready). */
+  String httpAddress(int i) {
+    return configs.get(i).httpAddress().toString();
   }
 
   ManualClock clock(int i) {

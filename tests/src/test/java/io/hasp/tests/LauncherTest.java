@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The README's first command: ./hasp up starts 3 nodes and a leader, ./hasp status shows them, kill and start
- * restart one, down stops them.
+ * The README's first command: ./hasp up starts 3 nodes and a leader, ./hasp status shows them (with each
+ * node's HTTP endpoint on base + 200 + i), kill and start restart one, down stops them.
  */
 class LauncherTest {
   @TempDir Path home;
@@ -47,7 +47,8 @@ class LauncherTest {
   private static int freeBase() throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
       int base = 20_000 + (int) (Math.random() * 30_000);
-      if (free(base + 1) && free(base + 2) && free(base + 3) && free(base + 101) && free(base + 102) && free(base + 103)) {
+      if (free(base + 1) && free(base + 2) && free(base + 3) && free(base + 101) && free(base + 102) && free(base + 103)
+          && free(base + 201) && free(base + 202) && free(base + 203)) {
         return base;
       }
     }
@@ -75,6 +76,16 @@ class LauncherTest {
     String status = run(0, "status");
     assertEquals(3, status.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).*")).count(), status);
     assertTrue(status.contains("LEADER"), status);
+    // node i's HTTP endpoint (/metrics, /health, /ready) is on base + 200 + i
+    for (int i = 1; i <= 3; i++) {
+      String line = "n" + i + " ";
+      String http = "127.0.0.1:" + (basePort + 200 + i);
+      assertTrue(status.lines().anyMatch(l -> l.startsWith(line) && l.contains(" " + http + " ")), status);
+      java.net.http.HttpResponse<String> health = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + http + "/health")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, health.statusCode(), health.body());
+    }
     assertTrue(run(0, "lock", "launcher", "--", "echo", "held-it").contains("held-it"));
     // start after kill returns once the new process serves (the log still holds the killed run's READY line)
     assertTrue(run(0, "kill", "n2").contains("killed n2"));

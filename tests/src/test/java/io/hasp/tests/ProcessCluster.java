@@ -32,6 +32,7 @@ public final class ProcessCluster implements AutoCloseable {
   private final List<String> ids = new ArrayList<>();
   private final List<String> apiAddresses = new ArrayList<>();
   private final List<String> raftAddresses = new ArrayList<>();
+  private final List<String> httpAddresses = new ArrayList<>();
   private final List<Path> configs = new ArrayList<>();
   private final Process[] processes;
   private final ManagedChannel[] channels;
@@ -51,13 +52,15 @@ public final class ProcessCluster implements AutoCloseable {
   public static ProcessCluster start(int n, Path dir, Map<String, String> extraConfig) throws IOException {
     ProcessCluster c = new ProcessCluster(dir, n);
     Runtime.getRuntime().addShutdownHook(new Thread(c::close, "process-cluster-cleanup"));
-    int[] ports = freePorts(2 * n);
+    int[] ports = freePorts(3 * n);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < n; i++) {
       String id = "n" + (i + 1);
       c.ids.add(id);
       c.apiAddresses.add("127.0.0.1:" + ports[2 * i]);
       c.raftAddresses.add("127.0.0.1:" + ports[2 * i + 1]);
+      // a free port of its own: the default (API port + 200) may belong to another process
+      c.httpAddresses.add("127.0.0.1:" + ports[2 * n + i]);
       if (i > 0) {
         peers.append(',');
       }
@@ -68,6 +71,7 @@ public final class ProcessCluster implements AutoCloseable {
       cfg.put("node.id", c.ids.get(i));
       cfg.put("peers", peers.toString());
       cfg.put("data.dir", dir.resolve(c.ids.get(i)).toString());
+      cfg.put("http.address", c.httpAddresses.get(i));
       cfg.putAll(extraConfig);
       Path file = dir.resolve(c.ids.get(i) + ".properties");
       Files.writeString(file, cfg.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\"))
@@ -172,6 +176,11 @@ public final class ProcessCluster implements AutoCloseable {
 
   public String endpoint(int i) {
     return apiAddresses.get(i);
+  }
+
+  /** Node i's HTTP address (/metrics, /health, /ready), unless the extra config set another. */
+  public String httpAddress(int i) {
+    return httpAddresses.get(i);
   }
 
   /** Node i's Raft (peer) address. */

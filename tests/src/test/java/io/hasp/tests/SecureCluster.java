@@ -32,6 +32,7 @@ final class SecureCluster implements AutoCloseable {
     cfg.put("node.id", "n" + (i + 1));
     cfg.put("peers", peers);
     cfg.put("data.dir", dir.resolve("n" + (i + 1)).toString());
+    cfg.put("http.address", "off"); // not under test here; the derived port (API + 200) may be taken
     return cfg;
   }
 

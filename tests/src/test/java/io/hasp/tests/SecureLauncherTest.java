@@ -58,7 +58,8 @@ class SecureLauncherTest {
     for (int attempt = 0; attempt < 50; attempt++) {
       int base = 20_000 + (int) (Math.random() * 30_000);
       boolean all = true;
-      for (int port : new int[] {base + 1, base + 2, base + 3, base + 101, base + 102, base + 103}) {
+      for (int port : new int[] {base + 1, base + 2, base + 3, base + 101, base + 102, base + 103, base + 201,
+          base + 202, base + 203}) {
         all &= free(port);
       }
       if (all) {

@@ -88,6 +88,12 @@ final class Endpoints implements AutoCloseable {
    * (retries included; {@link #FOREVER} = no bound); {@code perCallMs} is the deadline of one try (0 = none).
    */
   <T> T call(long budgetMs, long perCallMs, Function<HaspGrpc.HaspBlockingStub, T> call) {
+    return call(budgetMs, perCallMs, HaspGrpc::newBlockingStub, call);
+  }
+
+  /** {@link #call(long, long, Function)} with another service's stubs (e.g. the admin service). */
+  <S extends io.grpc.stub.AbstractStub<S>, T> T call(long budgetMs, long perCallMs, Function<io.grpc.Channel, S> stubs,
+      Function<S, T> call) {
     boolean forever = budgetMs == FOREVER;
     long start = System.nanoTime();
     // elapsed time is compared, never a sum that could overflow
@@ -97,7 +103,7 @@ final class Endpoints implements AutoCloseable {
     for (int attempt = 0; ; attempt++) {
       String address = next != null ? next : addresses.get((preferred + attempt) % addresses.size());
       next = null;
-      HaspGrpc.HaspBlockingStub stub = HaspGrpc.newBlockingStub(channel(address));
+      S stub = stubs.apply(channel(address));
       if (perCallMs > 0) {
         stub = stub.withDeadlineAfter(perCallMs, TimeUnit.MILLISECONDS);
       }

@@ -22,7 +22,8 @@ public final class NodeCommand implements Callable<Integer> {
   }
 
   @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
-      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval)")
+      + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval, "
+      + "http.address, ready.applied.lag.max, log.format, log.level, limits.*)")
   Path config;
 
   @Option(names = "--id", description = "Node id (node.id)")
@@ -39,6 +40,10 @@ public final class NodeCommand implements Callable<Integer> {
 
   @Option(names = "--raft-address", description = "host:port of Raft (raft.address)")
   String raftAddress;
+
+  @Option(names = "--http-address", description = "host:port of /metrics, /health, /ready, or off (http.address; "
+      + "default: the API host, API port + 200)")
+  String httpAddress;
 
   /**
    * SIGHUP reads the TLS and token files again (they are also watched; this forces it at once) instead of the
@@ -61,6 +66,7 @@ public final class NodeCommand implements Callable<Integer> {
     overrides.put("data.dir", dataDir);
     overrides.put("api.address", apiAddress);
     overrides.put("raft.address", raftAddress);
+    overrides.put("http.address", httpAddress);
     NodeConfig cfg;
     try {
       cfg = NodeConfig.load(config, System.getenv(), overrides);
@@ -68,10 +74,14 @@ public final class NodeCommand implements Callable<Integer> {
       System.err.println("error: INVALID_ARGUMENT: bad node configuration: " + e.getMessage());
       return 2;
     }
+    io.hasp.server.ops.LogSetup.apply(cfg.logFormat(), cfg.logLevel());
     CountDownLatch stopped = new CountDownLatch(1);
     HaspNode node;
     try {
-      node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70));
+      // removed from the group: a clean exit (the shutdown hook closes the node) from a thread of its own, as
+      // the ticker thread that notices it is stopped by that close
+      node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70),
+          () -> new Thread(() -> System.exit(0), "hasp-removed").start());
     } catch (java.io.IOException e) {
       System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
       return 1;

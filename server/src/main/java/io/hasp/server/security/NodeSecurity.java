@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.grpc.GrpcConfigKeys;
@@ -62,7 +63,8 @@ public final class NodeSecurity implements Closeable {
   private final org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext peerClientContext;
   private final AuthInterceptor auth;
 
-  private NodeSecurity(SecurityConfig cfg, String nodeId, Collection<String> peerHosts) throws CredentialsException {
+  private NodeSecurity(SecurityConfig cfg, String nodeId, Supplier<Collection<String>> peerHosts)
+      throws CredentialsException {
     this.cfg = cfg;
     this.nodeId = nodeId;
     if (cfg.tls()) {
@@ -73,7 +75,7 @@ public final class NodeSecurity implements Closeable {
         watch("tls.client.ca", List.of(cfg.clientCa()), () -> clientTrust.setOrThrow("tls.client.ca", cfg.clientCa()));
       }
       PeerNames rule = new PeerNames(peerHosts);
-      peerTrust = new ReloadingTrustManager(rule, rule.describe());
+      peerTrust = new ReloadingTrustManager(rule, PeerNames.describe());
       String peerKey = cfg.peerCa().equals(cfg.clientCa()) ? "tls.peer.ca (= tls.client.ca)" : "tls.peer.ca";
       watch(peerKey, List.of(cfg.peerCa()), () -> peerTrust.setOrThrow(peerKey, cfg.peerCa()));
     } else {
@@ -112,8 +114,12 @@ public final class NodeSecurity implements Closeable {
     }
   }
 
-  /** Reads every configured file; throws naming the key and file of the first one that cannot be used. */
-  public static NodeSecurity open(SecurityConfig cfg, String nodeId, Collection<String> peerHosts)
+  /**
+   * Reads every configured file; throws naming the key and file of the first one that cannot be used.
+   * {@code peerHosts}: the hosts of the group's members now (asked at each peer handshake, so members added later
+   * are peers too).
+   */
+  public static NodeSecurity open(SecurityConfig cfg, String nodeId, Supplier<Collection<String>> peerHosts)
       throws CredentialsException {
     return new NodeSecurity(cfg, nodeId, peerHosts);
   }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -19,23 +20,24 @@ import java.util.stream.Collectors;
  * {@code *.} wildcard SAN matches one label.
  */
 final class PeerNames implements Predicate<X509Certificate> {
-  private final Set<String> names;
-  private final Set<InetAddress> addresses;
+  /** The hosts of the group's members now (membership changes), asked at every check. */
+  private final Supplier<Collection<String>> peerHosts;
 
-  PeerNames(Collection<String> peerHosts) {
-    this.names = peerHosts.stream().filter(h -> !isIpLiteral(h)).map(h -> h.toLowerCase(Locale.ROOT))
-        .collect(Collectors.toUnmodifiableSet());
-    this.addresses = peerHosts.stream().filter(PeerNames::isIpLiteral).map(PeerNames::literal)
-        .collect(Collectors.toUnmodifiableSet());
+  PeerNames(Supplier<Collection<String>> peerHosts) {
+    this.peerHosts = peerHosts;
   }
 
-  String describe() {
-    return "it names none of the peers' hosts " + names + addresses.stream().map(InetAddress::getHostAddress).toList()
-        + " as a subject alternative name, so it is not a peer's certificate";
+  static String describe() {
+    return "it names none of the members' hosts as a subject alternative name, so it is not a peer's certificate";
   }
 
   @Override
   public boolean test(X509Certificate cert) {
+    Collection<String> hosts = peerHosts.get();
+    Set<String> names = hosts.stream().filter(h -> !isIpLiteral(h)).map(h -> h.toLowerCase(Locale.ROOT))
+        .collect(Collectors.toUnmodifiableSet());
+    Set<InetAddress> addresses = hosts.stream().filter(PeerNames::isIpLiteral).map(PeerNames::literal)
+        .collect(Collectors.toUnmodifiableSet());
     Collection<List<?>> sans;
     try {
       sans = cert.getSubjectAlternativeNames();
@@ -51,14 +53,14 @@ final class PeerNames implements Predicate<X509Certificate> {
       if (type == 7 && isIpLiteral(value) && addresses.contains(literal(value))) {
         return true;
       }
-      if (type == 2 && dnsMatches(value.toLowerCase(Locale.ROOT))) {
+      if (type == 2 && dnsMatches(names, value.toLowerCase(Locale.ROOT))) {
         return true;
       }
     }
     return false;
   }
 
-  private boolean dnsMatches(String san) {
+  private static boolean dnsMatches(Set<String> names, String san) {
     if (names.contains(san)) {
       return true;
     }

@@ -33,6 +33,8 @@ public final class LocalBackend implements Backend {
   private final Path cgroupRoot;
   private final Path cgroup;
   private final List<Integer> apiPorts = new ArrayList<>();
+  /** Each node's /metrics port, chosen free like the others (the derived API port + 200 might be taken). */
+  private final List<Integer> httpPorts = new ArrayList<>();
   private final List<Integer> raftPorts = new ArrayList<>();
   private final Process[] processes;
   private final boolean[] paused;
@@ -74,6 +76,7 @@ public final class LocalBackend implements Backend {
     for (int i = 0; i < size; i++) {
       apiPorts.add(freePort(host(i)));
       raftPorts.add(freePort(host(i)));
+      httpPorts.add(freePort(host(i)));
       Files.createDirectories(dir.resolve(Backend.nodeName(i)).resolve("data"));
       Faketime.write(clockFile(i), 0);
       Files.createDirectories(cgroup.resolve(Backend.nodeName(i)));
@@ -215,7 +218,8 @@ public final class LocalBackend implements Backend {
         "-cp", System.getProperty("java.class.path"), "io.hasp.server.cli.NodeCommand",
         "--id", Backend.nodeName(i), "--peers", peers(),
         "--data-dir", dir.resolve(Backend.nodeName(i)).resolve("data").toString(),
-        "--api-address", host(i) + ":" + apiPorts.get(i), "--raft-address", host(i) + ":" + raftPorts.get(i)));
+        "--api-address", host(i) + ":" + apiPorts.get(i), "--raft-address", host(i) + ":" + raftPorts.get(i),
+        "--http-address", host(i) + ":" + httpPorts.get(i)));
     Path log = logFile(i);
     Files.writeString(log, "---- start " + java.time.Instant.now() + "\n", StandardCharsets.UTF_8,
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);

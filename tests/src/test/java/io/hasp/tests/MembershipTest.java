@@ -1,0 +1,360 @@
+package io.hasp.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.hasp.client.HaspClient;
+import io.hasp.client.LockHandle;
+import io.hasp.proto.LockInfo;
+import io.hasp.proto.AddMemberRequest;
+import io.hasp.proto.HaspAdminGrpc;
+import io.hasp.proto.ListMembersRequest;
+import io.hasp.proto.ListMembersResponse;
+import io.hasp.proto.Member;
+import io.hasp.proto.RemoveMemberRequest;
+import io.hasp.proto.TakeSnapshotRequest;
+import io.hasp.proto.TransferLeaderRequest;
+import io.hasp.server.Errors;
+import io.hasp.server.HaspNode;
+import io.hasp.server.NodeClock;
+import io.hasp.server.NodeConfig;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Membership and leadership changes through the admin API on a running, loaded cluster of real nodes: a node
+ * joins (listener, then voter), another is removed and stops, leadership moves on request, and the clients
+ * working all along see no error and find every hold and token as it was.
+ */
+class MembershipTest {
+  @TempDir Path dir;
+
+  private final Map<String, HaspNode> nodes = new LinkedHashMap<>();
+  private final Map<String, String> raft = new LinkedHashMap<>();
+  private final Map<String, String> api = new LinkedHashMap<>();
+  private final Map<String, ManagedChannel> channels = new LinkedHashMap<>();
+  private final List<String> removedNotices = new CopyOnWriteArrayList<>();
+
+  @AfterEach
+  void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    for (HaspNode n : nodes.values()) {
+      try {
+        n.close();
+      } catch (IOException | RuntimeException e) {
+        // the others matter more
+      }
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private final java.util.Set<Integer> used = new java.util.HashSet<>();
+
+  /** A port free now and not handed out before in this test (a closed probe socket's port can come back). */
+  private int newPort() throws IOException {
+    for (int i = 0; i < 100; i++) {
+      int p = freePort();
+      if (used.add(p)) {
+        return p;
+      }
+    }
+    throw new IOException("no new free port");
+  }
+
+  private void define(String id) throws IOException {
+    raft.put(id, "127.0.0.1:" + newPort());
+    api.put(id, "127.0.0.1:" + newPort());
+  }
+
+  private String peers(List<String> ids) {
+    List<String> out = new ArrayList<>();
+    for (String id : ids) {
+      out.add(id + "=" + raft.get(id) + "/" + api.get(id));
+    }
+    return String.join(",", out);
+  }
+
+  private void start(String id, List<String> peerIds, boolean join) throws IOException {
+    Map<String, String> cfg = new LinkedHashMap<>();
+    cfg.put("node.id", id);
+    cfg.put("peers", peers(peerIds));
+    cfg.put("data.dir", dir.resolve(id).toString());
+    cfg.put("join", Boolean.toString(join));
+    NodeConfig c = NodeConfig.load(null, Map.of(), cfg);
+    nodes.put(id, HaspNode.start(c, NodeClock.steady(), () -> removedNotices.add(id + " fatal"),
+        () -> removedNotices.add(id)));
+  }
+
+  private HaspAdminGrpc.HaspAdminBlockingStub admin(String id) {
+    ManagedChannel ch = channels.computeIfAbsent(id, k -> NettyChannelBuilder.forTarget(api.get(k)).usePlaintext().build());
+    return HaspAdminGrpc.newBlockingStub(ch).withDeadlineAfter(90, TimeUnit.SECONDS);
+  }
+
+  /** Sends an admin call to each running node until one (the leader) carries it out; bounded in time. */
+  private <T> T onLeader(Function<HaspAdminGrpc.HaspAdminBlockingStub, T> call) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    StatusRuntimeException last = null;
+    while (System.nanoTime() < deadline) {
+      for (String id : nodes.keySet()) {
+        if (removedNotices.contains(id)) {
+          continue;
+        }
+        try {
+          return call.apply(admin(id));
+        } catch (StatusRuntimeException e) {
+          String code = e.getTrailers() == null ? null : e.getTrailers().get(Errors.ERROR_CODE);
+          if (!"NOT_LEADER".equals(code) && !"NO_QUORUM".equals(code) && code != null) {
+            throw e;
+          }
+          last = e;
+        }
+      }
+      ProcessCluster.sleep(100);
+    }
+    throw new AssertionError("no leader carried out the call", last);
+  }
+
+  private String leader() {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      for (Map.Entry<String, HaspNode> e : nodes.entrySet()) {
+        if (!removedNotices.contains(e.getKey()) && e.getValue().status().getRole().equals("LEADER")) {
+          return e.getKey();
+        }
+      }
+      ProcessCluster.sleep(50);
+    }
+    throw new AssertionError("no leader within 60 s");
+  }
+
+  private static List<String> describe(ListMembersResponse r) {
+    List<String> out = new ArrayList<>();
+    for (Member m : r.getMembersList()) {
+      out.add(m.getId() + ":" + m.getRole());
+    }
+    out.sort(null);
+    return out;
+  }
+
+  @Test
+  void addRemoveAndTransferUnderLoadKeepEveryHoldAndFailNoClient() throws Exception {
+    for (String id : List.of("n1", "n2", "n3", "n4")) {
+      define(id);
+    }
+    List<String> first = List.of("n1", "n2", "n3");
+    for (String id : first) {
+      start(id, first, false);
+    }
+    leader();
+    List<String> endpoints = new ArrayList<>();
+    for (String id : first) {
+      endpoints.add(api.get(id));
+    }
+    List<String> errors = new CopyOnWriteArrayList<>();
+    AtomicInteger cycles = new AtomicInteger();
+    AtomicBoolean stop = new AtomicBoolean();
+    try (HaspClient holder = HaspClient.builder().endpoints(endpoints).build()) {
+      LockHandle kept = holder.lock("kept");
+      LockHandle slot = holder.tryLock("slots", io.hasp.client.LockOptions.builder().size(3).build()).orElseThrow();
+      List<Thread> load = new ArrayList<>();
+      List<HaspClient> clients = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        HaspClient c = HaspClient.builder().endpoints(endpoints).build();
+        clients.add(c);
+        String name = "load-" + (t % 2); // two threads per lock: hand-offs through the queue too
+        Thread th = new Thread(() -> {
+          long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(4); // bounded even if stop is never set
+          while (!stop.get() && System.nanoTime() < until) {
+            try (LockHandle h = c.lock(name)) {
+              cycles.incrementAndGet();
+            } catch (RuntimeException e) {
+              errors.add(name + ": " + e);
+            }
+          }
+        }, "load-" + t);
+        th.start();
+        load.add(th);
+      }
+      try {
+        waitFor(() -> cycles.get() > 20, "load running");
+
+        // join n4: it starts as a listener of its own first configuration and is added by the leader
+        start("n4", List.of("n1", "n2", "n3", "n4"), true);
+        ListMembersResponse afterAdd = ListMembersResponse.newBuilder().addAllMembers(onLeader(a -> a.addMember(
+            AddMemberRequest.newBuilder().setId("n4").setRaftAddress(raft.get("n4")).setApiAddress(api.get("n4"))
+                .build())).getMembersList()).build();
+        assertEquals(List.of("n1:VOTER", "n2:VOTER", "n3:VOTER", "n4:VOTER"), describe(afterAdd));
+        int atAdd = cycles.get();
+        waitFor(() -> cycles.get() > atAdd + 20, "load after the add");
+        // the new member has the whole state: the kept hold is there with its token
+        waitFor(() -> nodes.get("n4").status().getStats().getHolders() >= 2, "n4 applied the holds");
+
+        // remove n2 (a voter the clients talk to): it learns of it and stops
+        ListMembersResponse afterRemove = ListMembersResponse.newBuilder().addAllMembers(onLeader(a -> a.removeMember(
+            RemoveMemberRequest.newBuilder().setId("n2").build())).getMembersList()).build();
+        assertEquals(List.of("n1:VOTER", "n3:VOTER", "n4:VOTER"), describe(afterRemove));
+        waitFor(() -> removedNotices.contains("n2"), "n2 noticed its removal");
+        nodes.remove("n2").close();
+        int atRemove = cycles.get();
+        waitFor(() -> cycles.get() > atRemove + 20, "load after the removal");
+
+        // n2 comes back as a new node: empty data directory, joining (a removed member that campaigned would
+        // be told to shut down by the others)
+        removedNotices.remove("n2");
+        deleteTree(dir.resolve("n2"));
+        start("n2", List.of("n1", "n2", "n3", "n4"), true);
+        // an operator adds it some time after starting it: many election timeouts in which it must not campaign
+        ProcessCluster.sleep(1_500);
+        ListMembersResponse readded = ListMembersResponse.newBuilder().addAllMembers(onLeader(a -> a.addMember(
+            AddMemberRequest.newBuilder().setId("n2").setRaftAddress(raft.get("n2")).setApiAddress(api.get("n2"))
+                .build())).getMembersList()).build();
+        assertEquals(List.of("n1:VOTER", "n2:VOTER", "n3:VOTER", "n4:VOTER"), describe(readded));
+        waitFor(() -> nodes.get("n2").status().getStats().getHolders() >= 2, "the re-added n2 applied the holds");
+        ProcessCluster.sleep(1_000); // a member that was going to be told to shut down has been by now
+        assertTrue(!removedNotices.contains("n2") && nodes.get("n2").status().getRole().matches("FOLLOWER|LEADER"),
+            nodes.get("n2").status().getRole());
+        ListMembersResponse removedAgain = ListMembersResponse.newBuilder().addAllMembers(onLeader(a -> a.removeMember(
+            RemoveMemberRequest.newBuilder().setId("n2").build())).getMembersList()).build();
+        assertEquals(List.of("n1:VOTER", "n3:VOTER", "n4:VOTER"), describe(removedAgain));
+        waitFor(() -> removedNotices.contains("n2"), "n2 noticed its second removal");
+        nodes.remove("n2").close();
+
+        // hand leadership to n3, then to whoever (empty target)
+        String moved = onLeader(a -> a.transferLeader(TransferLeaderRequest.newBuilder().setTargetId("n3").build()))
+            .getLeaderId();
+        assertEquals("n3", moved);
+        assertEquals("n3", leader());
+        String next = onLeader(a -> a.transferLeader(TransferLeaderRequest.getDefaultInstance())).getLeaderId();
+        assertTrue(List.of("n1", "n4").contains(next), next);
+        int atTransfer = cycles.get();
+        waitFor(() -> cycles.get() > atTransfer + 20, "load after the transfers");
+
+        // removing the leader hands leadership over first; the caller follows NOT_LEADER
+        String leaderNow = leader();
+        ListMembersResponse afterLeaderRemoved = ListMembersResponse.newBuilder().addAllMembers(onLeader(a ->
+            a.removeMember(RemoveMemberRequest.newBuilder().setId(leaderNow).build())).getMembersList()).build();
+        assertEquals(2, afterLeaderRemoved.getMembersCount(), describe(afterLeaderRemoved).toString());
+        waitFor(() -> removedNotices.contains(leaderNow), leaderNow + " noticed its removal");
+        nodes.remove(leaderNow).close();
+        int atLeaderRemoved = cycles.get();
+        waitFor(() -> cycles.get() > atLeaderRemoved + 20, "load after the leader's removal");
+      } finally {
+        stop.set(true);
+        for (Thread th : load) {
+          th.join(TimeUnit.SECONDS.toMillis(60));
+        }
+        clients.forEach(HaspClient::close);
+      }
+      assertEquals(List.of(), errors, "no client saw an error");
+
+      // every hold is as it was: same holder, same token
+      LockInfo k = holder.getLock("kept").orElseThrow();
+      assertEquals(1, k.getHoldersCount());
+      assertEquals(kept.token(), k.getHolders(0).getToken());
+      LockInfo s = holder.getLock("slots").orElseThrow();
+      assertEquals(slot.token(), s.getHolders(0).getToken());
+      kept.close();
+      slot.close();
+
+      // a snapshot on demand, on a node still in the group
+      String any = leader();
+      assertTrue(admin(any).takeSnapshot(TakeSnapshotRequest.getDefaultInstance()).getIndex() > 0);
+      assertEquals(2, admin(any).listMembers(ListMembersRequest.getDefaultInstance()).getMembersCount());
+    }
+  }
+
+  @Test
+  void badAdminRequestsGetClearErrors() throws Exception {
+    for (String id : List.of("n1", "n2", "n3")) {
+      define(id);
+    }
+    List<String> ids = List.of("n1", "n2", "n3");
+    for (String id : ids) {
+      start(id, ids, false);
+    }
+    try (HaspClient c = HaspClient.builder().endpoints(api.get("n1"), api.get("n2"), api.get("n3")).build()) {
+      c.lock("leader-is-ready").close(); // a leader that has committed an entry of its term is ready
+    }
+    // each call goes to whoever leads at the time (leadership may still move once after the first election)
+    assertCode("INVALID_ARGUMENT", () -> onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId("bad id!")
+        .setRaftAddress("127.0.0.1:1").setApiAddress("127.0.0.1:2").build())));
+    assertCode("INVALID_ARGUMENT", () -> onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId("n9")
+        .setRaftAddress("nowhere").setApiAddress("127.0.0.1:2").build())));
+    assertCode("INVALID_ARGUMENT", () -> onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId("n9")
+        .setRaftAddress(raft.get("n1")).setApiAddress("127.0.0.1:2").build()))); // n1's address
+    assertCode("INVALID_ARGUMENT", () -> onLeader(a -> a.transferLeader(TransferLeaderRequest.newBuilder()
+        .setTargetId("n9").build())));
+    assertCode("INVALID_ARGUMENT", () -> onLeader(a -> a.transferLeader(TransferLeaderRequest.newBuilder()
+        .setTimeoutMs(10_000_000).build())));
+    String leader = leader();
+    String follower = ids.stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    StatusRuntimeException notLeader = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> admin(follower).removeMember(RemoveMemberRequest.newBuilder().setId("n3").build()));
+    assertEquals("NOT_LEADER", notLeader.getTrailers().get(Errors.ERROR_CODE));
+    assertEquals(api.get(leader), notLeader.getTrailers().get(Errors.LEADER), "the hint names the leader's API");
+    // a node that is not running cannot catch up: the add ends with a clear error, the group keeps its quorum
+    define("n9");
+    assertCode("MEMBERSHIP_CONFLICT", () -> onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId("n9")
+        .setRaftAddress(raft.get("n9")).setApiAddress(api.get("n9")).setCatchUpTimeoutMs(2_000).build())));
+    try (HaspClient c = HaspClient.builder().endpoints(api.get("n1"), api.get("n2"), api.get("n3")).build()) {
+      c.lock("still-works").close();
+    }
+    // and the node it left as a listener can be removed again
+    assertEquals(3, onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId("n9").build()))
+        .getMembersCount());
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!java.nio.file.Files.exists(p)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> all = java.nio.file.Files.walk(p)) {
+      for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(f);
+      }
+    }
+  }
+
+  private static void assertCode(String code, Runnable call) {
+    try {
+      call.run();
+      fail("expected " + code);
+    } catch (StatusRuntimeException e) {
+      assertEquals(code, e.getTrailers().get(Errors.ERROR_CODE), e.toString());
+    }
+  }
+
+  private static void waitFor(java.util.function.BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within 120 s: " + what);
+      }
+      ProcessCluster.sleep(50);
+    }
+  }
+}

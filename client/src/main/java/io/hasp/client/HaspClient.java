@@ -74,7 +74,7 @@ public final class HaspClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    this.transport = new Transport(b.endpoints, scheduler);
+    this.transport = new Transport(b.endpoints, scheduler, b.builtSecurity);
     this.requests = new Requests(b.clientId != null ? b.clientId : UUID.randomUUID().toString());
     this.callTimeout = b.callTimeout;
     this.waitPulseMs = b.waitPulse.toMillis();
@@ -99,6 +99,12 @@ public final class HaspClient implements AutoCloseable {
     private Duration waitPulse = Duration.ofSeconds(1);
     private boolean autoRenew = true;
     private LockLostListener listener = (h, e) -> LOG.warn("Lock lost: {} ({})", h, e.getMessage());
+    private boolean tls;
+    private java.nio.file.Path tlsCa;
+    private java.nio.file.Path tlsCert;
+    private java.nio.file.Path tlsKey;
+    private String token;
+    private ChannelSecurity builtSecurity;
 
     /** host:port of every node's API. */
     public Builder endpoints(String... endpoints) {
@@ -170,11 +176,82 @@ public final class HaspClient implements AutoCloseable {
       return this;
     }
 
-    /** Connects (lazily) and asks the endpoints who leads. Throws when no endpoint was given. */
+    /**
+     * Speaks TLS, trusting the CA certificates of this PEM file (the cluster's {@code tls.cert} must be signed by one
+     * of them and name the endpoint's host or IP).
+     */
+    public Builder tls(java.nio.file.Path caPem) {
+      this.tls = true;
+      this.tlsCa = Objects.requireNonNull(caPem, "caPem");
+      return this;
+    }
+
+    /** Speaks TLS, trusting the JVM's default CA certificates (for node certificates from a public CA). */
+    public Builder tls() {
+      this.tls = true;
+      return this;
+    }
+
+    /**
+     * Presents this certificate (PEM chain) and PKCS#8 key (PEM) to the cluster: needed when the nodes set
+     * {@code tls.client.ca} (mTLS). Turns TLS on (with the JVM's default trust unless {@link #tls(java.nio.file.Path)}).
+     */
+    public Builder tlsClientCert(java.nio.file.Path certPem, java.nio.file.Path keyPem) {
+      this.tls = true;
+      this.tlsCert = Objects.requireNonNull(certPem, "certPem");
+      this.tlsKey = Objects.requireNonNull(keyPem, "keyPem");
+      return this;
+    }
+
+    /** Sends {@code authorization: Bearer <token>} with every call (clusters with {@code auth.tokens.file}). */
+    public Builder token(String token) {
+      this.token = ChannelSecurity.checkToken(token);
+      return this;
+    }
+
+    /**
+     * TLS and token from the environment, as the CLI reads them: {@code HASP_TLS_CA} (TLS on, trusting that CA
+     * file), {@code HASP_TLS_CERT} + {@code HASP_TLS_KEY} (client certificate), {@code HASP_TOKEN}; unset or empty
+     * variables change nothing. For tools and examples; applications usually pass their settings explicitly.
+     */
+    public Builder securityFromEnvironment() {
+      String ca = env("HASP_TLS_CA");
+      String cert = env("HASP_TLS_CERT");
+      String key = env("HASP_TLS_KEY");
+      String t = env("HASP_TOKEN");
+      if (ca != null) {
+        tls(java.nio.file.Path.of(ca));
+      }
+      if (cert != null || key != null) {
+        if (cert == null || key == null) {
+          throw new IllegalArgumentException("HASP_TLS_CERT and HASP_TLS_KEY go together");
+        }
+        tlsClientCert(java.nio.file.Path.of(cert), java.nio.file.Path.of(key));
+      }
+      if (t != null) {
+        token(t);
+      }
+      return this;
+    }
+
+    private static String env(String name) {
+      String v = System.getenv(name);
+      return v == null || v.isBlank() ? null : v.trim();
+    }
+
+    ChannelSecurity security() {
+      return ChannelSecurity.of(tls, tlsCa, tlsCert, tlsKey, token);
+    }
+
+    /**
+     * Connects (lazily) and asks the endpoints who leads. Throws when no endpoint was given, or when a TLS file
+     * cannot be used (IllegalArgumentException naming it).
+     */
     public HaspClient build() {
       if (endpoints.isEmpty()) {
         throw new IllegalArgumentException("at least one endpoint is needed");
       }
+      builtSecurity = security(); // fails here, on the caller's thread, for a TLS file that cannot be used
       return new HaspClient(this);
     }
   }

@@ -42,8 +42,26 @@ public class HaspException extends RuntimeException {
     }
   }
 
+  /** The call carried no credentials the cluster accepts: no or unknown token ({@code UNAUTHENTICATED}). */
+  public static final class UnauthenticatedException extends HaspException {
+    public UnauthenticatedException(String message) {
+      super(ErrorCode.UNAUTHENTICATED, message);
+    }
+  }
+
+  /** The caller's role may not make this call, e.g. a client token calling flush ({@code PERMISSION_DENIED}). */
+  public static final class PermissionDeniedException extends HaspException {
+    public PermissionDeniedException(String message) {
+      super(ErrorCode.PERMISSION_DENIED, message);
+    }
+  }
+
   static HaspException of(ErrorCode code, String message) {
     switch (code) {
+      case UNAUTHENTICATED:
+        return new UnauthenticatedException(message);
+      case PERMISSION_DENIED:
+        return new PermissionDeniedException(message);
       case LOCK_WAIT_TIMEOUT:
         return new LockWaitTimeoutException(message);
       case SESSION_EXPIRED:

@@ -55,6 +55,15 @@ final class RetryPolicy {
 
   /** Maps a final failure to a typed exception (no server stack trace ever reaches the caller). */
   static HaspException toException(Throwable t) {
+    return toException(t, false);
+  }
+
+  /**
+   * As {@link #toException(Throwable)}; a failure without an answer says what the transport saw (e.g. a TLS
+   * handshake error), and {@code tls} (whether this client speaks TLS) adds a hint when a plaintext client's
+   * connection was closed, as a TLS port does to one.
+   */
+  static HaspException toException(Throwable t, boolean tls) {
     if (t instanceof HaspException h) {
       return h;
     }
@@ -72,11 +81,38 @@ final class RetryPolicy {
         return HaspException.of(c, message);
       }
       if (noAnswer(e.getStatus().getCode())) {
-        return new HaspException.NoQuorumException("no node answered in time (" + e.getStatus().getCode() + ")");
+        return new HaspException.NoQuorumException("no node answered in time (" + transportDetail(e, tls) + ")");
       }
       return new HaspException(ErrorCode.INTERNAL, e.getStatus().getCode() + (d == null ? "" : ": " + d));
     }
     return new HaspException(ErrorCode.INTERNAL, t.toString());
+  }
+
+  /** The status code, its description and the root cause of a failure without an answer, for people. */
+  static String transportDetail(StatusRuntimeException e, boolean tls) {
+    StringBuilder b = new StringBuilder(e.getStatus().getCode().name());
+    String d = e.getStatus().getDescription();
+    if (d != null) {
+      b.append(": ").append(d.indexOf('\n') < 0 ? d : d.substring(0, d.indexOf('\n')));
+    }
+    Throwable root = e.getCause();
+    boolean handshake = false;
+    boolean refused = false;
+    while (root != null && root.getCause() != null && root.getCause() != root) {
+      handshake |= root instanceof javax.net.ssl.SSLException;
+      refused |= root instanceof java.net.ConnectException;
+      root = root.getCause();
+    }
+    refused |= root instanceof java.net.ConnectException;
+    if (root != null) {
+      handshake |= root instanceof javax.net.ssl.SSLException || root instanceof java.security.cert.CertificateException;
+      b.append(handshake ? "; TLS handshake failed: " : "; ").append(root.getClass().getSimpleName())
+          .append(root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
+    if (!tls && !refused && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+      b.append("; if the cluster speaks TLS, configure the client with tls(caPem)");
+    }
+    return b.toString();
   }
 
   /** True when the server decided (the request was applied or refused); false when the outcome is unknown. */

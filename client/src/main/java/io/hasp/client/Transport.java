@@ -36,10 +36,12 @@ final class Transport implements AutoCloseable {
   private final List<String> endpoints;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final ScheduledExecutorService scheduler;
+  private final ChannelSecurity security;
   private volatile String preferred;
   private volatile boolean closed;
 
-  Transport(List<String> endpoints, ScheduledExecutorService scheduler) {
+  Transport(List<String> endpoints, ScheduledExecutorService scheduler, ChannelSecurity security) {
+    this.security = security;
     this.endpoints = List.copyOf(endpoints);
     this.scheduler = scheduler;
     this.preferred = endpoints.get(0);
@@ -49,7 +51,7 @@ final class Transport implements AutoCloseable {
     // disableRetry: this class retries itself (same request id, next node), so gRPC need not buffer every call.
     // Answers are handed to gRPC's default executor, not run on the I/O thread: a caller's callback on an
     // ...Async future may block (even call this client again) without stalling the channel.
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> security.apply(NettyChannelBuilder.forTarget(a))
         .keepAliveTime(KEEPALIVE_TIME_MS, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
         .disableRetry()
@@ -126,7 +128,7 @@ final class Transport implements AutoCloseable {
         StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
         RetryPolicy.Decision d = RetryPolicy.decide(e);
         if (!d.retry() || plan.budget().spent() || closed) {
-          result.completeExceptionally(RetryPolicy.toException(e));
+          result.completeExceptionally(RetryPolicy.toException(e, security.tls()));
           return;
         }
         // a pulse: the node says the wait goes on; no answer at all within the try means the node is not

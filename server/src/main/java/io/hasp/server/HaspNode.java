@@ -49,6 +49,7 @@ public final class HaspNode implements Closeable {
   private final Waits waits;
   private final LeaderTicker ticker;
   private final Server apiServer;
+  private final io.hasp.server.security.NodeSecurity security;
   private final Members members;
   private final AdminService admin;
   private final Map<String, NodeConfig.Peer> peers = new LinkedHashMap<>();
@@ -83,6 +84,23 @@ public final class HaspNode implements Closeable {
       raftPeers.add(peer);
       peers.put(p.id(), p);
     }
+    // TLS material and tokens first: a file that cannot be used fails the start before anything is opened
+    // peers on the Raft port: the configured ones and whoever is a member now (members added later included)
+    java.util.concurrent.atomic.AtomicReference<Members> membersNow = new java.util.concurrent.atomic.AtomicReference<>();
+    this.security = io.hasp.server.security.NodeSecurity.open(config.security(), config.nodeId(), () -> {
+      java.util.Set<String> hosts = new java.util.HashSet<>();
+      config.peers().forEach(peer -> hosts.add(peer.raftAddress().host()));
+      Members m = membersNow.get();
+      try {
+        for (Members.Member member : m == null ? List.<Members.Member>of() : m.all()) {
+          int colon = member.raftAddress().lastIndexOf(':');
+          hosts.add(colon > 0 ? member.raftAddress().substring(0, colon) : member.raftAddress());
+        }
+      } catch (RuntimeException e) {
+        LOG.debug("members unknown for the peer check, using the configured peers: {}", e.toString());
+      }
+      return hosts;
+    });
     this.group = RaftGroup.valueOf(RaftGroupId.valueOf(UUID.fromString(config.groupId())), raftPeers);
     this.stateMachine = new LockStateMachine(config.dataDir().resolve("state"), clockMs);
     this.waits = new Waits(stateMachine);
@@ -152,6 +170,7 @@ public final class HaspNode implements Closeable {
       }
       return builder;
     });
+    security.configureRaft(parameters);
     this.raftServer = RaftServer.newBuilder()
         .setServerId(selfId)
         .setGroup(group)
@@ -161,7 +180,9 @@ public final class HaspNode implements Closeable {
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
     this.members = new Members(raftServer, group.getGroupId(), config.peers());
-    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members);
+    membersNow.set(members);
+    this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members,
+        security.peerClientContext());
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
@@ -187,7 +208,7 @@ public final class HaspNode implements Closeable {
     InetSocketAddress api = new InetSocketAddress(config.apiAddress().host(), config.apiAddress().port());
     // Handlers never block (every call is answered from a future), so they run on the I/O threads: one
     // thread hand-off less per call, which matters on small machines.
-    this.apiServer = NettyServerBuilder.forAddress(api)
+    NettyServerBuilder apiBuilder = NettyServerBuilder.forAddress(api)
         .directExecutor()
         .addService(MalformedRequestInterceptor.guard(io.hasp.server.ops.RequestContext.around(service.bindService()),
             config.requestBytesMax()))
@@ -198,11 +219,13 @@ public final class HaspNode implements Closeable {
         .maxInboundMessageSize(Math.max(16 << 20, 2 * config.requestBytesMax()))
         .maxConcurrentCallsPerConnection(config.callsPerConnectionMax())
         .permitKeepAliveTime(5, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true)
-        .build();
+        .permitKeepAliveWithoutCalls(true);
+    security.configureApi(apiBuilder); // TLS, mTLS, tokens and roles (each when configured)
+    this.apiServer = apiBuilder.build();
     try {
       apiServer.start();
     } catch (IOException e) {
+      security.close();
       raftServer.close();
       throw new IOException("cannot listen on " + config.apiAddress() + ": " + e.getMessage(), e);
     }
@@ -315,7 +338,8 @@ public final class HaspNode implements Closeable {
         .setApiAddress(config.apiAddress().toString())
         .setHttpAddress(config.httpAddress() == null ? "" : config.httpAddress().toString())
         .setPid(ProcessHandle.current().pid())
-        .setGroupId(config.groupId());
+        .setGroupId(config.groupId())
+        .setTls(security.tls());
     try {
       RaftServer.Division d = raftServer.getDivision(group.getGroupId());
       DivisionInfo i = d.getInfo();
@@ -385,6 +409,11 @@ public final class HaspNode implements Closeable {
     return metrics;
   }
 
+  /** Reads the TLS and token files again now, changed or not (SIGHUP); failures are logged, the old ones kept. */
+  public void reloadCredentials() {
+    security.reload();
+  }
+
   @Override
   public void close() throws IOException {
     if (closed) {
@@ -409,5 +438,6 @@ public final class HaspNode implements Closeable {
     apiServer.shutdownNow();
     replicator.close();
     raftServer.close();
+    security.close();
   }
 }

@@ -43,7 +43,8 @@ public record NodeConfig(
     HostPort httpAddress,
     long readyAppliedLagMax,
     String logFormat,
-    String logLevel) {
+    String logLevel,
+    io.hasp.server.security.SecurityConfig security) {
 
   /** Every key a config file may hold, with its default ("" = required). */
   public static final Map<String, String> KEYS = defaults();
@@ -88,6 +89,9 @@ public record NodeConfig(
     m.put("ready.applied.lag.max", "1000");
     m.put("log.format", "text");
     m.put("log.level", "info");
+    // TLS and auth (off when empty): tls.cert, tls.key, tls.client.ca, tls.peer.ca, tls.reload.interval,
+    // auth.tokens.file, auth.cert.roles; see SecurityConfig
+    io.hasp.server.security.SecurityConfig.addDefaults(m);
     return m;
   }
 
@@ -161,7 +165,8 @@ public record NodeConfig(
   static NodeConfig fromValues(Map<String, String> v) {
     for (Map.Entry<String, String> e : v.entrySet()) {
       if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")
-          && !e.getKey().equals("http.address")) {
+          && !e.getKey().equals("http.address")
+          && !io.hasp.server.security.SecurityConfig.OPTIONAL_KEYS.contains(e.getKey())) {
         throw new ConfigException("missing required key '" + e.getKey() + "'");
       }
     }
@@ -201,7 +206,8 @@ public record NodeConfig(
         httpAddress(v.get("http.address"), api, raft),
         parsePositiveLong("ready.applied.lag.max", v.get("ready.applied.lag.max")),
         oneOf("log.format", v.get("log.format"), "text", "json"),
-        oneOf("log.level", v.get("log.level"), "trace", "debug", "info", "warn", "error"));
+        oneOf("log.level", v.get("log.level"), "trace", "debug", "info", "warn", "error"),
+        io.hasp.server.security.SecurityConfig.from(v, NodeConfig::parseDuration));
   }
 
   /** Offset of the derived HTTP port from the API port (the launcher's node i on base B: B+200+i). */

@@ -63,6 +63,12 @@ final class PeerForwarding implements Closeable {
       .build();
 
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** Mutual TLS to peers' Raft ports (this node's certificate, the peer CA), or null for plaintext. */
+  private final org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext tls;
+
+  PeerForwarding(org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext tls) {
+    this.tls = tls;
+  }
 
   /** The service a leader serves: {@code append} appends one forwarded batch and completes with its replies. */
   static ServerServiceDefinition service(Function<ForwardedBatch, CompletableFuture<BatchReply>> append) {
@@ -124,8 +130,15 @@ final class PeerForwarding implements Closeable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
-        .keepAliveTime(10, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build());
+    return channels.computeIfAbsent(address, a -> {
+      NettyChannelBuilder b = NettyChannelBuilder.forTarget(a);
+      if (tls != null) {
+        b.sslContext(tls);
+      } else {
+        b.usePlaintext();
+      }
+      return b.keepAliveTime(10, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build();
+    });
   }
 
   private static StatusRuntimeException toStatus(Throwable t) {

@@ -66,7 +66,7 @@ public final class Replicator implements Closeable {
   private final Members members;
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
-  private final PeerForwarding forwarding = new PeerForwarding();
+  private final PeerForwarding forwarding;
   private final GroupCommit groupCommit = new GroupCommit(this::sendBatch);
   private volatile RaftClientAsynchronousProtocol division;
   private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -76,7 +76,8 @@ public final class Replicator implements Closeable {
   });
 
   Replicator(RaftServer server, RaftGroupId groupId, RaftPeerId self, Supplier<DivisionInfo> info,
-      Members members) {
+      Members members, org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext peerTls) {
+    this.forwarding = new PeerForwarding(peerTls);
     this.server = server;
     this.groupId = groupId;
     this.self = self;

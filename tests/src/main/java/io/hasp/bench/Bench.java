@@ -1,7 +1,6 @@
 package io.hasp.bench;
 
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.hasp.bench.BenchMain.Failover;
 import io.hasp.bench.BenchMain.Latency;
 import io.hasp.bench.BenchMain.Point;
@@ -328,7 +327,7 @@ final class Bench {
       Stats s = new Stats(t);
       Map<String, HaspGrpc.HaspBlockingStub> stubs = new LinkedHashMap<>();
       for (String a : o.endpoints()) {
-        ManagedChannel ch = NettyChannelBuilder.forTarget(a).usePlaintext().build();
+        ManagedChannel ch = EnvSecurity.channel(a);
         s.channels.add(ch);
         stubs.put(a, HaspGrpc.newBlockingStub(ch));
       }
@@ -377,7 +376,7 @@ final class Bench {
     static Topology of(List<String> endpoints) {
       Topology t = new Topology();
       for (String e : endpoints) {
-        ManagedChannel ch = NettyChannelBuilder.forTarget(e).usePlaintext().build();
+        ManagedChannel ch = EnvSecurity.channel(e);
         try {
           ClusterStatusResponse s = HaspGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.SECONDS)
               .clusterStatus(ClusterStatusRequest.getDefaultInstance());
@@ -400,7 +399,7 @@ final class Bench {
 
     /** The role this node reports, or null when it does not answer; "SERVING" once it also answers a read. */
     static String serving(String address) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+      ManagedChannel ch = EnvSecurity.channel(address);
       try {
         HaspGrpc.HaspBlockingStub stub = HaspGrpc.newBlockingStub(ch);
         ClusterStatusResponse s = stub.withDeadlineAfter(1, TimeUnit.SECONDS)

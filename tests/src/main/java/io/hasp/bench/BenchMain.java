@@ -218,7 +218,7 @@ public final class BenchMain {
 
   /** A client's session is opened on first use; open it before measuring (a tryLock and unlock of its own). */
   static HaspClient connect(List<String> endpoints) {
-    HaspClient c = HaspClient.builder().endpoints(endpoints).build();
+    HaspClient c = HaspClient.builder().endpoints(endpoints).securityFromEnvironment().build();
     Optional<LockHandle> h = c.tryLock("bench-connect/" + UUID.randomUUID());
     h.ifPresent(LockHandle::close);
     return c;
@@ -226,8 +226,7 @@ public final class BenchMain {
 
   /** One node's ClusterStatus over a channel of its own, or null when it does not answer within the bound. */
   static io.hasp.proto.ClusterStatusResponse status(String address, long timeoutMs) {
-    io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(address)
-        .usePlaintext().build();
+    io.grpc.ManagedChannel ch = EnvSecurity.channel(address);
     try {
       return io.hasp.proto.HaspGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
           .clusterStatus(io.hasp.proto.ClusterStatusRequest.getDefaultInstance());

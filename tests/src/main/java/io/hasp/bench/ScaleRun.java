@@ -289,7 +289,7 @@ final class ScaleRun {
       starts.add(FailoverRun.spawn(o.startCommand(), id));
     }
     long[] servingMs = {-1};
-    try (HaspClient c = HaspClient.builder().endpoints(o.endpoints()).build()) {
+    try (HaspClient c = HaspClient.builder().endpoints(o.endpoints()).securityFromEnvironment().build()) {
       boolean ok = waitFor(() -> {
         try {
           if (c.isLocked(name(0)) && c.tryLock(prefix + "after-restart").map(h -> {
@@ -354,7 +354,7 @@ final class ScaleRun {
   private List<HaspClient> connect(int n, Duration waitPulse) {
     List<HaspClient> clients = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      clients.add(HaspClient.builder().endpoints(o.endpoints()).waitPulse(waitPulse).build());
+      clients.add(HaspClient.builder().endpoints(o.endpoints()).securityFromEnvironment().waitPulse(waitPulse).build());
     }
     return clients;
   }

@@ -24,9 +24,15 @@ final class Endpoints implements AutoCloseable {
 
   private final List<String> addresses;
   private final Map<String, ManagedChannel> channels = new LinkedHashMap<>();
+  private final CliSecurity security;
   private int preferred;
 
   Endpoints(List<String> addresses) {
+    this(addresses, CliSecurity.PLAINTEXT);
+  }
+
+  Endpoints(List<String> addresses, CliSecurity security) {
+    this.security = security;
     if (addresses.isEmpty()) {
       throw new IllegalArgumentException("no endpoints given");
     }
@@ -61,12 +67,16 @@ final class Endpoints implements AutoCloseable {
     return out;
   }
 
+  boolean tls() {
+    return security.tls();
+  }
+
   List<String> addresses() {
     return List.copyOf(addresses);
   }
 
   synchronized ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> security.apply(NettyChannelBuilder.forTarget(a))
         .keepAliveTime(10, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).build());
   }
 

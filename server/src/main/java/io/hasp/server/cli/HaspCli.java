@@ -43,7 +43,8 @@ import picocli.CommandLine.Parameters;
     description = "Hasp: distributed locks on a Raft cluster.",
     subcommands = {NodeCommand.class, HaspCli.Status.class, LockCommand.class, HaspCli.TryLock.class,
         HaspCli.Unlock.class, HaspCli.Renew.class, HaspCli.IsLocked.class, HaspCli.Get.class, HaspCli.ListCmd.class,
-        HaspCli.Flush.class, AdminCommands.MemberCmd.class, AdminCommands.LeaderCmd.class, AdminCommands.Snapshot.class},
+        HaspCli.Flush.class, AdminCommands.MemberCmd.class, AdminCommands.LeaderCmd.class, AdminCommands.Snapshot.class,
+        CertsCommand.class, TokenCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 not acquired / wait timed out, 2 error; lock NAME -- CMD exits with CMD's code.",
         "Endpoints: --endpoints, else HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003."})
 public final class HaspCli implements Runnable {
@@ -61,7 +62,7 @@ public final class HaspCli implements Runnable {
     cli.setErr(new java.io.PrintWriter(err, true));
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       Common common = findCommon(commandLine);
-      return report(e, common != null && common.json, out, err);
+      return report(e, common != null && common.json, common != null && common.plaintext, out, err);
     });
     cli.setParameterExceptionHandler((e, args1) -> {
       err.println("error: INVALID_ARGUMENT: " + e.getMessage());
@@ -86,15 +87,23 @@ public final class HaspCli implements Runnable {
 
   /** Prints an error the way scripts expect and returns exit code 2. */
   static int report(Exception e, boolean json, PrintStream out, PrintStream err) {
+    return report(e, json, false, out, err);
+  }
+
+  /** {@code plaintext}: the command spoke plaintext, so a closed connection may be a TLS port (a hint says so). */
+  static int report(Exception e, boolean json, boolean plaintext, PrintStream out, PrintStream err) {
     String code;
     String message;
     if (e instanceof StatusRuntimeException s) {
       String c = s.getTrailers() == null ? null : s.getTrailers().get(Endpoints.ERROR_CODE);
       code = c != null ? c : s.getStatus().getCode().name();
-      String d = s.getStatus().getDescription();
+      String d = firstLine(s.getStatus().getDescription());
       message = d == null ? s.getStatus().getCode().name() : d.startsWith(code + ": ") ? d.substring(code.length() + 2) : d;
       if (c == null && s.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE) {
-        message = "no endpoint reachable (" + message + ")";
+        message = "no endpoint reachable (" + message + transportCause(s) + ")";
+        if (plaintext && !refused(s)) {
+          message += "; if the cluster speaks TLS, give --tls-ca (or HASP_TLS_CA)";
+        }
       }
     } else if (e instanceof IllegalArgumentException) {
       code = "INVALID_ARGUMENT";
@@ -111,6 +120,40 @@ public final class HaspCli implements Runnable {
     return EXIT_ERROR;
   }
 
+  static String firstLine(String s) {
+    if (s == null) {
+      return null;
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /** The connection was refused (nothing listens): no TLS hint applies. */
+  private static boolean refused(StatusRuntimeException s) {
+    for (Throwable t = s.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+      if (t instanceof java.net.ConnectException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** What the transport saw under a failure without an answer (e.g. a TLS handshake error), or "". */
+  static String transportCause(StatusRuntimeException s) {
+    Throwable root = s.getCause();
+    boolean tlsError = false;
+    while (root != null && root.getCause() != null && root.getCause() != root) {
+      tlsError |= root instanceof javax.net.ssl.SSLException;
+      root = root.getCause();
+    }
+    if (root == null) {
+      return "";
+    }
+    tlsError |= root instanceof javax.net.ssl.SSLException || root instanceof java.security.cert.CertificateException;
+    return (tlsError ? "; TLS handshake failed: " : "; ") + root.getClass().getSimpleName()
+        + (root.getMessage() == null ? "" : ": " + root.getMessage());
+  }
+
   /** Options every client command shares. */
   static final class Common {
     @Option(names = "--endpoints", description = "host:port,... of the cluster's API (default: $HASP_ENDPOINTS or the local cluster)")
@@ -123,6 +166,21 @@ public final class HaspCli implements Runnable {
         description = "Time budget per call, retries included (default 5s)")
     Duration timeout;
 
+    @Option(names = "--tls-ca", description = "CA certificates (PEM) to verify the nodes with; turns TLS on (default: $HASP_TLS_CA)")
+    java.nio.file.Path tlsCa;
+
+    @Option(names = "--tls-cert", description = "Client certificate (PEM) for clusters that require one (default: $HASP_TLS_CERT)")
+    java.nio.file.Path tlsCert;
+
+    @Option(names = "--tls-key", description = "Private key (PEM PKCS#8) of --tls-cert (default: $HASP_TLS_KEY)")
+    java.nio.file.Path tlsKey;
+
+    @Option(names = "--token", description = "Bearer token (default: $HASP_TOKEN, which other users cannot see in ps)")
+    String token;
+
+    /** Set by {@link #open()}: this command speaks plaintext (for the error hint). */
+    boolean plaintext;
+
     private final String clientId = UUID.randomUUID().toString();
     private final AtomicLong requestIds = new AtomicLong();
 
@@ -131,7 +189,24 @@ public final class HaspCli implements Runnable {
       if (csv == null || csv.isBlank()) {
         csv = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003";
       }
-      return new Endpoints(Endpoints.parse(csv));
+      CliSecurity security = security();
+      plaintext = !security.tls();
+      return new Endpoints(Endpoints.parse(csv), security);
+    }
+
+    CliSecurity security() {
+      return CliSecurity.of(pathOrEnv(tlsCa, "HASP_TLS_CA"), pathOrEnv(tlsCert, "HASP_TLS_CERT"),
+          pathOrEnv(tlsKey, "HASP_TLS_KEY"), token != null ? token : env("HASP_TOKEN"));
+    }
+
+    private static java.nio.file.Path pathOrEnv(java.nio.file.Path flag, String variable) {
+      String v = env(variable);
+      return flag != null ? flag : v == null ? null : java.nio.file.Path.of(v);
+    }
+
+    private static String env(String variable) {
+      String v = System.getenv(variable);
+      return v == null || v.isBlank() ? null : v.trim();
     }
 
     RequestHeader header() {
@@ -170,8 +245,8 @@ public final class HaspCli implements Runnable {
       String leader = "";
       int up = 0;
       try (Endpoints endpoints = common.open()) {
-        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s", "NODE", "API", "HTTP", "ROLE", "TERM",
-            "COMMIT", "APPLIED", "SNAPSHOT", "PID"));
+        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s %4s", "NODE", "API", "HTTP", "ROLE", "TERM",
+            "COMMIT", "APPLIED", "SNAPSHOT", "PID", "TLS"));
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
@@ -180,13 +255,17 @@ public final class HaspCli implements Runnable {
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();
             }
-            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d", s.getNodeId(), address,
+            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d %4s", s.getNodeId(), address,
                 s.getHttpAddress().isEmpty() ? "off" : s.getHttpAddress(), s.getRole(), s.getTerm(), s.getCommitIndex(),
-                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid()));
+                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(), s.getTls() ? "on" : "off"));
             json.add(Json.of(s));
           } catch (StatusRuntimeException e) {
-            rows.add(String.format("%-6s %-21s %-21s %-10s", "?", address, "?", "DOWN"));
-            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"role\":\"DOWN\"}");
+            // why it is down matters when TLS or tokens are involved (a handshake or auth failure is not a dead node)
+            String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
+                : ": " + firstLine(e.getStatus().getDescription())) + transportCause(e);
+            rows.add(String.format("%-6s %-21s %-21s %-10s %s", "?", address, "?", "DOWN", why));
+            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"role\":\"DOWN\",\"error\":"
+                + Json.quote(why) + "}");
           }
         }
       }

@@ -45,6 +45,19 @@ public final class NodeCommand implements Callable<Integer> {
       + "default: the API host, API port + 200)")
   String httpAddress;
 
+  /**
+   * SIGHUP reads the TLS and token files again (they are also watched; this forces it at once) instead of the
+   * JVM's default for HUP, which is to exit. Where the signal cannot be taken (e.g. -Xrs) only the watch remains.
+   */
+  @SuppressWarnings("restriction")
+  private static void reloadOnHangUp(HaspNode node) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> node.reloadCredentials());
+    } catch (IllegalArgumentException | UnsupportedOperationException e) {
+      System.err.println("warning: SIGHUP cannot be handled here (" + e.getMessage() + "); files are still watched");
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -73,6 +86,7 @@ public final class NodeCommand implements Callable<Integer> {
       System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
       return 1;
     }
+    reloadOnHangUp(node);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close();

@@ -280,6 +280,39 @@ class TlsClusterTest {
   static final Metadata.Key<String> ERROR_CODE = Metadata.Key.of("hasp-error-code", Metadata.ASCII_STRING_MARSHALLER);
 
   @Test
+  void healthNeedsNoTokenButTheAdminServiceNeedsRoleAdmin() throws Exception {
+    io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forTarget(cluster.endpoints().get(0)).sslContext(io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts
+        .forClient().trustManager(caPem.toFile())
+        .keyManager(certs.resolve("plain-client.pem").toFile(), certs.resolve("plain-client-key.pem").toFile())
+        .build()).build();
+    try {
+      // a probe sends no credentials: the health service answers it
+      io.grpc.health.v1.HealthCheckResponse h = io.grpc.health.v1.HealthGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(10, TimeUnit.SECONDS).check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+      assertTrue(h.getStatus() == io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
+          || h.getStatus() == io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING, h.toString());
+      // membership changes are admin-only: without a token unauthenticated, with a client token denied
+      io.hasp.proto.HaspAdminGrpc.HaspAdminBlockingStub admin = io.hasp.proto.HaspAdminGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(10, TimeUnit.SECONDS);
+      io.grpc.StatusRuntimeException anonymous = assertThrows(io.grpc.StatusRuntimeException.class,
+          () -> admin.listMembers(io.hasp.proto.ListMembersRequest.getDefaultInstance()));
+      io.grpc.Metadata.Key<String> code = io.grpc.Metadata.Key.of("hasp-error-code",
+          io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+      assertEquals("UNAUTHENTICATED", anonymous.getTrailers().get(code), anonymous.toString());
+      io.grpc.Metadata bearer = new io.grpc.Metadata();
+      bearer.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+          "Bearer " + CLIENT_TOKEN);
+      io.grpc.StatusRuntimeException denied = assertThrows(io.grpc.StatusRuntimeException.class, () -> admin
+          .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(bearer))
+          .removeMember(io.hasp.proto.RemoveMemberRequest.newBuilder().setId("n2").build()));
+      assertEquals("PERMISSION_DENIED", denied.getTrailers().get(code), denied.toString());
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
   void theRaftPortTakesOnlyPeersOverTls() throws Exception {
     String raft = cluster.raftAddress(0);
     // plaintext: refused at the TLS layer, never reaches a service

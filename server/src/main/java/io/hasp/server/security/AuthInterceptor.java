@@ -22,7 +22,7 @@ import javax.net.ssl.SSLSession;
  * {@code authorization: Bearer <token>} metadata (looked up in {@link TokenTable}) or, without that metadata, by
  * its verified client certificate when {@link CertRoles} gives it a role. Role {@code client} may call only the
  * methods of {@link #CLIENT_METHODS} (an allow-list, so a method or service added later is admin-only until it is
- * put there); {@code admin} may call everything. Failures end the call with UNAUTHENTICATED or PERMISSION_DENIED
+ * put there); {@code admin} may call everything. The gRPC health service needs no credentials (probes send none). Failures end the call with UNAUTHENTICATED or PERMISSION_DENIED
  * and the {@code hasp-error-code} trailer; no message ever repeats a token.
  */
 public final class AuthInterceptor implements ServerInterceptor {
@@ -42,6 +42,9 @@ public final class AuthInterceptor implements ServerInterceptor {
       HaspGrpc.getCloseSessionMethod().getFullMethodName(),
       HaspGrpc.getAbandonMethod().getFullMethodName(),
       HaspGrpc.getClusterStatusMethod().getFullMethodName());
+
+  /** Services anyone may call without credentials: the standard health service (it tells only SERVING or not). */
+  static final Set<String> OPEN_SERVICES = Set.of(io.grpc.health.v1.HealthGrpc.SERVICE_NAME);
 
   /** Who is calling. */
   record Caller(String name, Role role, String how) {}
@@ -63,6 +66,9 @@ public final class AuthInterceptor implements ServerInterceptor {
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
     String method = call.getMethodDescriptor().getFullMethodName();
+    if (OPEN_SERVICES.contains(call.getMethodDescriptor().getServiceName())) {
+      return next.startCall(call, headers); // probes (kubelet's gRPC probe, load balancers) send no credentials
+    }
     Caller caller;
     try {
       caller = authenticate(headers, call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));

@@ -224,7 +224,9 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
       if (to.equals(self)) {
         return CompletableFuture.completedFuture(TransferLeaderResponse.newBuilder().setLeaderId(self.toString()).build());
       }
-      return transfer(to, timeoutMs).thenApply(l -> TransferLeaderResponse.newBuilder().setLeaderId(l).build());
+      long started = System.nanoTime();
+      return transfer(to, timeoutMs).thenApply(l -> TransferLeaderResponse.newBuilder().setLeaderId(l)
+          .setElapsedMs(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).build());
     });
   }
 
@@ -248,9 +250,11 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     TransferLeadershipRequest r = new TransferLeadershipRequest(clientId, self, groupId, callIds.incrementAndGet(),
         to, timeoutMs);
     LOG.info("Transferring leadership to {}", to);
+    long started = System.nanoTime();
     try {
       return server.transferLeadershipAsync(r).thenApply(reply -> {
         check(reply);
+        LOG.info("Leadership moved to {} in {} ms", to, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         return to.toString();
       });
     } catch (IOException e) {

@@ -124,7 +124,7 @@ final class AdminCommands {
         TransferLeaderResponse r = endpoints.call(waitMs + 5_000, waitMs + 5_000, HaspAdminGrpc::newBlockingStub,
             s -> s.transferLeader(request));
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
-        print("leader: " + r.getLeaderId() + " (" + ms + " ms)", r);
+        print("leader: " + r.getLeaderId() + " (moved in " + r.getElapsedMs() + " ms; the call took " + ms + " ms)", r);
         return 0;
       }
     }

@@ -79,6 +79,8 @@ public record NodeConfig(
     // A node that joins a running group (member add): it starts as a listener of the group in peers, so it never
     // campaigns, and waits for the leader to add it. Only read while its Raft log is empty.
     m.put("join", "false");
+    // Kubernetes: node.id and peers from the pod name and the headless Service (statefulset.*, see StatefulSetPeers)
+    StatefulSetPeers.addDefaults(m);
     // TEST ONLY, breaks safety on purpose: TryLock is answered from this node's local state without consensus.
     // It exists so the chaos harness can show that it catches a double grant. Never set it in production.
     m.put("unsafe.local.grants", "false");
@@ -159,6 +161,7 @@ public record NodeConfig(
         values.put(e.getKey(), e.getValue().trim());
       }
     }
+    StatefulSetPeers.resolve(values, env);
     return fromValues(values);
   }
 

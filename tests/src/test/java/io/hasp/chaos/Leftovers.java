@@ -13,10 +13,10 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /** What a chaos run may leave behind, and the assertion that it left none of it. */
-final class Leftovers {
+public final class Leftovers {
   private Leftovers() {}
 
-  static Set<String> tmpDirs() throws IOException {
+  public static Set<String> tmpDirs() throws IOException {
     return names(Path.of(System.getProperty("java.io.tmpdir")), "hasp-chaos-");
   }
 
@@ -27,7 +27,7 @@ final class Leftovers {
   }
 
   /** No chain, cgroup, node process, engine or temp dir beyond those that existed before ({@code tmpBefore}). */
-  static void assertNone(Set<String> tmpBefore) throws IOException {
+  public static void assertNone(Set<String> tmpBefore) throws IOException {
     assertTrue(!Cmd.run("iptables", "-w", "-S").text().contains("HASP-"), "an iptables chain was left");
     assertEquals(Set.of(), names(LocalBackend.cgroupRoot(), "hasp-"), "cgroups were left");
     Set<String> tmpAfter = tmpDirs();

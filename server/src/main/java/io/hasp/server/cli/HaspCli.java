@@ -58,6 +58,7 @@ public final class HaspCli implements Runnable {
   /** Runs the CLI with the given streams; returns the exit code. */
   static int run(String[] args, PrintStream out, PrintStream err) {
     CommandLine cli = new CommandLine(new HaspCli());
+    cli.addSubcommand(new ProbeCommand()); // container health checks (deploy/compose.yaml)
     cli.setOut(new java.io.PrintWriter(out, true));
     cli.setErr(new java.io.PrintWriter(err, true));
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {

@@ -23,8 +23,12 @@ public final class NodeCommand implements Callable<Integer> {
 
   @Option(names = "--config", description = "Config file (keys: node.id, api.address, raft.address, peers, data.dir, "
       + "group.id, election.timeout.min/max, snapshot.threshold.entries, log.segment.size.bytes, log.purge.gap.entries, tick.interval, "
-      + "http.address, ready.applied.lag.max, log.format, log.level, limits.*)")
+      + "http.address, ready.applied.lag.max, log.format, log.level, limits.*, statefulset.*)")
   Path config;
+
+  @Option(names = "--default-config", description = "Config file read only when it exists and --config is not given "
+      + "(the container image passes /etc/hasp/hasp.properties, so a mounted file is used and none is needed)")
+  Path defaultConfig;
 
   @Option(names = "--id", description = "Node id (node.id)")
   String id;
@@ -69,7 +73,9 @@ public final class NodeCommand implements Callable<Integer> {
     overrides.put("http.address", httpAddress);
     NodeConfig cfg;
     try {
-      cfg = NodeConfig.load(config, System.getenv(), overrides);
+      boolean useDefault = config == null && defaultConfig != null && java.nio.file.Files.exists(defaultConfig);
+      Path file = useDefault ? defaultConfig : config;
+      cfg = NodeConfig.load(file, System.getenv(), overrides);
     } catch (NodeConfig.ConfigException e) {
       System.err.println("error: INVALID_ARGUMENT: bad node configuration: " + e.getMessage());
       return 2;

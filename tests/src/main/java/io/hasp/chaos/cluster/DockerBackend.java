@@ -131,6 +131,8 @@ public final class DockerBackend implements Backend {
           .withEnv("HASP_DATA_DIR", "/data")
           .withEnv("HASP_API_ADDRESS", ip + ":" + API_PORT)
           .withEnv("HASP_RAFT_ADDRESS", ip + ":" + RAFT_PORT)
+          // the product image sizes its heap from the machine; chaos nodes share it, as they always did
+          .withEnv("JDK_JAVA_OPTIONS", "-Xmx256m")
           .withEnv(nodeEnv)
           .withFileSystemBind(dir.resolve("clock").toString(), "/clock", BindMode.READ_ONLY)
           .withCreateContainerCmdModifier(cmd -> cmd.withName("hasp-" + run + "-" + name).withIpv4Address(ip))

@@ -3,17 +3,19 @@ package io.hasp.chaos.cluster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The node image, made here with no registry: tests/chaos/build-node-rootfs.sh builds a root filesystem (jlink'ed
- * JRE, shared libraries, server jars, libfaketime), cached in tests/target/chaos-image until the server jar
- * changes, and {@code docker import} turns it into a FROM-scratch image.
+ * The node image is the product image: deploy/image/build-image.sh (what {@code ./hasp image} runs) builds the
+ * FROM-scratch root filesystem (jlink'ed JRE, shared libraries, server jars, libfaketime when the machine has it),
+ * keeps it in server/target/image until the server jars change, and {@code docker import}s it as
+ * {@code hasp:VERSION} into the engine the environment names (DOCKER_HOST). No registry is involved.
  */
 public final class NodeImage {
-  public static final String TAG = "hasp-chaos-node:dev";
+  static final String SCRIPT = "deploy/image/build-image.sh";
+  static final String ROOTFS = "server/target/image/rootfs.tar";
 
   private NodeImage() {}
 
@@ -21,7 +23,7 @@ public final class NodeImage {
   public static Path repoRoot() {
     Path p = Path.of("").toAbsolutePath();
     while (p != null) {
-      if (Files.exists(p.resolve("server/target/hasp-server.jar")) && Files.exists(p.resolve("tests/chaos"))) {
+      if (Files.exists(p.resolve("server/target/hasp-server.jar")) && Files.exists(p.resolve(SCRIPT))) {
         return p;
       }
       p = p.getParent();
@@ -30,45 +32,35 @@ public final class NodeImage {
         + Path.of("").toAbsolutePath() + "; build it first (mvn -DskipTests package)");
   }
 
-  /** Builds (or reuses) the root filesystem and imports it into the engine; returns the image tag. */
+  /**
+   * Builds (or reuses) the image in the engine {@code dockerEnv} (added to this process's environment) points
+   * at, the way {@code ./hasp image} does; returns the image reference ({@code hasp:VERSION}).
+   */
   public static String build(Map<String, String> dockerEnv) throws IOException {
     Path root = repoRoot();
-    Path cache = root.resolve("tests/target/chaos-image");
-    Files.createDirectories(cache);
-    Path tar = cache.resolve("rootfs.tar");
-    Path jar = root.resolve("server/target/hasp-server.jar");
-    Path script = root.resolve("tests/chaos/build-node-rootfs.sh");
-    boolean fresh = Files.exists(tar) && Files.getLastModifiedTime(tar).compareTo(Files.getLastModifiedTime(jar)) > 0
-        && Files.getLastModifiedTime(tar).compareTo(Files.getLastModifiedTime(script)) > 0;
-    if (!fresh) {
-      long t0 = System.nanoTime();
-      String javaHome = System.getProperty("java.home");
-      if (!Files.exists(Path.of(javaHome, "bin", "jlink"))) {
-        javaHome = System.getenv().getOrDefault("JAVA_HOME", javaHome);
-      }
-      Cmd.Out out = Cmd.run(List.of("bash", script.toString(), root.toString(), tar.toString()),
-          Map.of("JAVA_HOME", javaHome), 600);
-      if (!out.ok()) {
-        throw new IllegalStateException("building the node root filesystem failed: " + out.text());
-      }
-      System.out.printf("chaos: node root filesystem built in %.1f s (%d MB)%n", (System.nanoTime() - t0) / 1e9,
-          Files.size(tar) >> 20);
+    long t0 = System.nanoTime();
+    Map<String, String> env = new HashMap<>(dockerEnv);
+    String javaHome = System.getProperty("java.home");
+    if (Files.exists(Path.of(javaHome, "bin", "jlink"))) {
+      env.put("JAVA_HOME", javaHome);
     }
-    List<String> cmd = new ArrayList<>(List.of("docker", "import", "--change",
-        "ENTRYPOINT [\"/opt/jre/bin/java\", \"-Xmx256m\", \"-XX:+UseSerialGC\", \"-XX:TieredStopAtLevel=1\", "
-            + "\"-cp\", \"/opt/hasp/lib/*\", \"io.hasp.server.cli.NodeCommand\"]",
-        tar.toString(), TAG));
-    Cmd.Out out = Cmd.run(cmd, dockerEnv, 300);
+    Cmd.Out out = Cmd.run(List.of("bash", root.resolve(SCRIPT).toString()), env, 600);
     if (!out.ok()) {
-      throw new IllegalStateException("docker import failed: " + out.text());
+      throw new IllegalStateException(SCRIPT + " failed (exit " + out.code() + "): " + out.text());
     }
-    return TAG;
+    String[] lines = out.text().strip().split("\n");
+    String image = lines[lines.length - 1].strip();
+    if (!image.matches("hasp:[A-Za-z0-9_][A-Za-z0-9_.-]*")) {
+      throw new IllegalStateException(SCRIPT + " did not end with the image reference: " + out.text());
+    }
+    System.out.printf("chaos: node image %s ready in %.1f s%n", image, (System.nanoTime() - t0) / 1e9);
+    return image;
   }
 
   /** Whether the image has libfaketime (it does when the building machine had it). */
   public static boolean hasFaketime() {
     try {
-      Path tar = repoRoot().resolve("tests/target/chaos-image/rootfs.tar");
+      Path tar = repoRoot().resolve(ROOTFS);
       Cmd.Out out = Cmd.run(List.of("tar", "-tf", tar.toString()), null, 60);
       return out.text().contains("faketime/libfaketime.so.1");
     } catch (RuntimeException e) {

@@ -72,8 +72,8 @@ class ChaosInterruptTest {
     p.destroyForcibly();
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     // The nodes die with the harness (parent-death signal); chain, cgroups and scratch dir wait for a sweep.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (Cmd.run("pgrep", "-f", "io.hasp.server.cli.NodeCommand --id").code() == 0 && System.nanoTime() < deadline) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (Cmd.run("pgrep", "-f", Leftovers.NODE_PROCESS).code() == 0 && System.nanoTime() < deadline) {
       Thread.sleep(200);
     }
     assertEquals(0, ChaosMain.run(new String[] {"--cleanup"}));

@@ -33,6 +33,15 @@ public interface Backend extends AutoCloseable {
    */
   boolean awaitExit(int node, long timeoutMs) throws Exception;
 
+  /** Null when {@link #startEmptyJoining} works here, else why not (said plainly in the report). */
+  String rejoinUnsupportedReason();
+
+  /**
+   * Stops the node if it runs, deletes its data and starts it as a node that joins a running group (join=true):
+   * how a removed member comes back. Waits until it is READY.
+   */
+  void startEmptyJoining(int node) throws Exception;
+
   /** SIGSTOP (pause); {@link #resume} sends SIGCONT. */
   void pause(int node) throws Exception;
 

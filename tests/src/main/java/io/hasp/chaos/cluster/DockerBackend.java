@@ -192,6 +192,17 @@ public final class DockerBackend implements Backend {
   }
 
   @Override
+  public String rejoinUnsupportedReason() {
+    return "a removed node comes back only with an empty data directory and join=true, and a container keeps its "
+        + "volume and environment (replacing the container is not built yet): membership runs on the local backend";
+  }
+
+  @Override
+  public void startEmptyJoining(int node) {
+    throw new UnsupportedOperationException(rejoinUnsupportedReason());
+  }
+
+  @Override
   public boolean awaitExit(int node, long timeoutMs) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     while (System.nanoTime() < deadline) {

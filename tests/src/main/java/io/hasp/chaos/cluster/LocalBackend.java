@@ -210,6 +210,29 @@ public final class LocalBackend implements Backend {
     }
   }
 
+  private final boolean[] joining = new boolean[16];
+
+  @Override
+  public String rejoinUnsupportedReason() {
+    return null;
+  }
+
+  @Override
+  public void startEmptyJoining(int node) throws Exception {
+    kill(node);
+    Path data = dir.resolve(Backend.nodeName(node)).resolve("data");
+    if (Files.exists(data)) {
+      try (java.util.stream.Stream<Path> all = Files.walk(data)) {
+        for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+    joining[node] = true; // only read while its log is empty: later restarts of it are plain restarts
+    launch(node);
+    awaitReady(node);
+  }
+
   private void launch(int i) throws Exception {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--", "sh", "-c",
@@ -228,6 +251,7 @@ public final class LocalBackend implements Backend {
     Map<String, String> env = pb.environment();
     env.putAll(nodeEnv);
     env.put("HASP_CGROUP", cgroup.resolve(Backend.nodeName(i)).toString());
+    env.put("HASP_JOIN", Boolean.toString(joining[i]));
     if (clockUnsupportedReason() == null) {
       env.putAll(Faketime.env(clockFile(i).toString()));
     }

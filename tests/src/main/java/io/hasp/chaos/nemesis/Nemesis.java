@@ -176,7 +176,11 @@ public final class Nemesis {
       }
       case "membership" -> {
         // remove a random node or the leader through the admin API, let it stop (a removed node exits), start it
-        // again on its data (out of the group it stays idle), then add it back (listener, then voter)
+        // again as a new node (empty data, join=true), then add it back (listener, then voter)
+        String unsupported = backend.rejoinUnsupportedReason();
+        if (unsupported != null) {
+          return unsupported;
+        }
         int victim = r.nextBoolean() ? leader : r.nextInt(n);
         String id = Backend.nodeName(victim);
         int f = history.startFault("membership", "remove " + id + (victim == leader ? " (the leader)" : "")
@@ -187,10 +191,8 @@ public final class Nemesis {
             return id + " was not a member when the fault began";
           }
           onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(id).build()), 60_000);
-          if (!backend.awaitExit(victim, 30_000)) {
-            backend.kill(victim); // it should have stopped by itself; the add below tells whether it rejoins
-          }
-          backend.start(victim);
+          backend.awaitExit(victim, 30_000); // it stops by itself; startEmptyJoining kills it if it did not
+          backend.startEmptyJoining(victim);
           Thread.sleep(1_000 + r.nextInt(2_000));
           onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId(id).setRaftAddress(m.getRaftAddress())
               .setApiAddress(m.getApiAddress()).setCatchUpTimeoutMs(60_000).build()), 120_000);

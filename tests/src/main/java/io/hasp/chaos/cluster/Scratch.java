@@ -49,6 +49,29 @@ public final class Scratch implements AutoCloseable {
     return false;
   }
 
+  /**
+   * Whether another live process (not this JVM) holds this scratch directory: a concurrent run on the same
+   * machine, whose directory is not a leftover of this one.
+   */
+  public static boolean heldByAnotherProcess(Path dir) {
+    Path lockFile = dir.resolve(".lock");
+    if (!Files.exists(lockFile)) {
+      return false;
+    }
+    try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+      FileLock l = ch.tryLock();
+      if (l == null) {
+        return true;
+      }
+      l.release();
+      return false;
+    } catch (OverlappingFileLockException e) {
+      return false; // held by this JVM: if it is still there at the end, it is this run's leftover
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   private static Path tmp() {
     return Path.of(System.getProperty("java.io.tmpdir"));
   }

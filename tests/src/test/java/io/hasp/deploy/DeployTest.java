@@ -11,8 +11,6 @@ import io.hasp.chaos.cluster.DockerEngine;
 import io.hasp.chaos.cluster.NodeImage;
 import io.hasp.chaos.cluster.Scratch;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -116,7 +114,7 @@ class DeployTest {
   }
 
   private void composeCluster(String project, String image) throws Exception {
-    int[] ports = freePorts(6);
+    int[] ports = io.hasp.tests.FreePorts.loopback(6);
     Map<String, String> env = new HashMap<>(docker);
     env.put("HASP_IMAGE", image);
     List<String> endpoints = new ArrayList<>();
@@ -180,7 +178,7 @@ class DeployTest {
     Files.createDirectories(props.getParent());
     Files.writeString(props, configMapProperties(repo.resolve("deploy/k8s/configmap.yaml")));
     String net = "hasp-" + run;
-    int[] ports = freePorts(4);
+    int[] ports = io.hasp.tests.FreePorts.loopback(4);
     List<String> names = new ArrayList<>();
     try {
       dockerMust("network", "create", "--label", "hasp.chaos=" + run,
@@ -379,22 +377,6 @@ class DeployTest {
     return String.join("\n", Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
   }
 
-  private static int[] freePorts(int count) throws IOException {
-    int[] ports = new int[count];
-    List<ServerSocket> open = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        open.add(s);
-        ports[i] = s.getLocalPort();
-      }
-    } finally {
-      for (ServerSocket s : open) {
-        s.close();
-      }
-    }
-    return ports;
-  }
 
   private static void sleep(long ms) {
     try {

@@ -8,8 +8,6 @@ import io.hasp.server.HaspNode;
 import io.hasp.server.NodeConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,7 +56,7 @@ final class InProcessCluster implements AutoCloseable {
 
   static InProcessCluster start(int n, Path dir) throws IOException {
     InProcessCluster c = new InProcessCluster(n);
-    int[] ports = freePorts(3 * n);
+    int[] ports = FreePorts.loopback(3 * n);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < n; i++) {
       peers.append(i == 0 ? "" : ",").append("n").append(i + 1).append("=127.0.0.1:").append(ports[2 * i + 1])
@@ -92,22 +90,6 @@ final class InProcessCluster implements AutoCloseable {
     });
   }
 
-  private static int[] freePorts(int count) throws IOException {
-    int[] ports = new int[count];
-    List<ServerSocket> open = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        open.add(s);
-        ports[i] = s.getLocalPort();
-      }
-    } finally {
-      for (ServerSocket s : open) {
-        s.close();
-      }
-    }
-    return ports;
-  }
 
   int size() {
     return nodes.length;

@@ -7,8 +7,6 @@ import io.hasp.proto.ClusterStatusResponse;
 import io.hasp.proto.HaspGrpc;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +50,7 @@ public final class ProcessCluster implements AutoCloseable {
   public static ProcessCluster start(int n, Path dir, Map<String, String> extraConfig) throws IOException {
     ProcessCluster c = new ProcessCluster(dir, n);
     Runtime.getRuntime().addShutdownHook(new Thread(c::close, "process-cluster-cleanup"));
-    int[] ports = freePorts(3 * n);
+    int[] ports = FreePorts.loopback(3 * n);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < n; i++) {
       String id = "n" + (i + 1);
@@ -93,22 +91,6 @@ public final class ProcessCluster implements AutoCloseable {
     return c;
   }
 
-  private static int[] freePorts(int count) throws IOException {
-    int[] ports = new int[count];
-    List<ServerSocket> open = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        open.add(s);
-        ports[i] = s.getLocalPort();
-      }
-    } finally {
-      for (ServerSocket s : open) {
-        s.close();
-      }
-    }
-    return ports;
-  }
 
   /** The command line that starts node i (the same one ./hasp uses, with this JVM's classpath). */
   private List<String> command(int i) {

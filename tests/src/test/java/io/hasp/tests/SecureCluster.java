@@ -4,8 +4,6 @@ import io.hasp.proto.ClusterStatusResponse;
 import io.hasp.server.HaspNode;
 import io.hasp.server.NodeConfig;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,7 +35,7 @@ final class SecureCluster implements AutoCloseable {
   }
 
   static String peers(int n) throws IOException {
-    int[] ports = freePorts(2 * n);
+    int[] ports = FreePorts.loopback(2 * n);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < n; i++) {
       peers.append(i == 0 ? "" : ",").append("n").append(i + 1).append("=127.0.0.1:").append(ports[2 * i + 1])
@@ -69,22 +67,6 @@ final class SecureCluster implements AutoCloseable {
     return c;
   }
 
-  static int[] freePorts(int count) throws IOException {
-    int[] ports = new int[count];
-    List<ServerSocket> open = new ArrayList<>();
-    try {
-      for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        open.add(s);
-        ports[i] = s.getLocalPort();
-      }
-    } finally {
-      for (ServerSocket s : open) {
-        s.close();
-      }
-    }
-    return ports;
-  }
 
   int size() {
     return nodes.length;

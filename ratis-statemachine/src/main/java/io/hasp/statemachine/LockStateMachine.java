@@ -457,6 +457,16 @@ public final class LockStateMachine extends BaseStateMachine {
           answer = b.build();
           break;
         }
+        case TRY_LOCK: {
+          boolean fails;
+          try {
+            fails = Codec.toCommand(q.getTryLock(), 0) instanceof Command.Acquire a && table.tryLockFailsNow(a);
+          } catch (IllegalArgumentException e) {
+            fails = false; // undecodable: the log path answers it with its error
+          }
+          answer = io.hasp.proto.replicated.TryLockProbe.newBuilder().setFails(fails).build();
+          break;
+        }
         default:
           return CompletableFuture.failedFuture(new IllegalArgumentException("query carries no question"));
       }

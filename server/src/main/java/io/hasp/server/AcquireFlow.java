@@ -105,10 +105,41 @@ final class AcquireFlow implements AutoCloseable {
     }
     if (waiting != null && r.getSessionId() != 0 && r.getAttempt() > 1) {
       reattach(command, key, waiting, pulseMs, call, out);
+    } else if (tryOnly) {
+      probeThenPropose(command, call, out);
     } else {
       propose(command, key, waiting, pulseMs, call, out);
     }
   }
+
+  /**
+   * A TryLock on a lock that is full (or has waiters) is answered "not acquired" from a linearizable read of the
+   * applied state, without a log entry: the answer the log would give at the read's point in time, and nothing
+   * to remember (a retry of it is asked again). Any other case (it may be granted, it is a retry, it is invalid)
+   * goes through the log. On the leader with its lease this read needs no network round.
+   */
+  private void probeThenPropose(Command command, NodeMetrics.Call call, ServerCallStreamObserver<LockResponse> out) {
+    replicator.read(Query.newBuilder().setTryLock(command).build()).whenComplete((bytes, error) -> {
+      if (error != null) {
+        call.fail(out, error);
+        return;
+      }
+      boolean fails;
+      try {
+        fails = io.hasp.proto.replicated.TryLockProbe.parseFrom(bytes).getFails();
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        fails = false;
+      }
+      if (fails) {
+        metrics.triedByRead();
+        call.ok(out, NOT_LOCKED);
+      } else {
+        propose(command, null, null, 0, call, out);
+      }
+    });
+  }
+
+  private static final LockResponse NOT_LOCKED = LockResponse.newBuilder().setLocked(false).build();
 
   private void reattach(Command command, Waits.Key key, CompletableFuture<Result> waiting, long pulseMs,
       NodeMetrics.Call call, ServerCallStreamObserver<LockResponse> out) {
@@ -169,7 +200,7 @@ final class AcquireFlow implements AutoCloseable {
         }
         case NOT_ACQUIRED -> {
           done(key, waiting);
-          call.ok(out, LockResponse.newBuilder().setLocked(false).build());
+          call.ok(out, NOT_LOCKED);
         }
         case QUEUED -> {
           if (waiting == null) {

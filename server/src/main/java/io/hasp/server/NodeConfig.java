@@ -34,6 +34,7 @@ public record NodeConfig(
     long snapshotThresholdEntries,
     long logSegmentSizeBytes,
     long logPurgeGapEntries,
+    boolean readLeaderLease,
     Duration tickInterval,
     Capacity capacity,
     int requestBytesMax,
@@ -62,6 +63,11 @@ public record NodeConfig(
     m.put("snapshot.threshold.entries", "10000");
     m.put("log.segment.size.bytes", "1048576");
     m.put("log.purge.gap.entries", "1024");
+    // Linearizable reads (IsLocked, GetLock, ListLocks, a TryLock's "not acquired") on the leader are answered
+    // from its lease while a majority acknowledged its heartbeats within 0.9 x election.timeout.min, measured on
+    // the monotonic clock: no network round per read. A follower elects no one while it hears from a leader within
+    // election.timeout.min (pre-vote), so no other leader can commit meanwhile. false = a heartbeat round per read.
+    m.put("read.leader.lease", "true");
     m.put("tick.interval", "50ms");
     // Bounds of what clients can grow (replicated: the leader's values apply to the whole cluster, see Capacity).
     Capacity d = Capacity.DEFAULT;
@@ -199,6 +205,7 @@ public record NodeConfig(
         min, max, parsePositiveLong("snapshot.threshold.entries", v.get("snapshot.threshold.entries")),
         parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
         parsePositiveLong("log.purge.gap.entries", v.get("log.purge.gap.entries")),
+        parseBoolean("read.leader.lease", v.get("read.leader.lease")),
         parseDuration("tick.interval", v.get("tick.interval")),
         capacity(v),
         (int) Math.min(64L << 20, parsePositiveLong("limits.request.bytes.max", v.get("limits.request.bytes.max"))),

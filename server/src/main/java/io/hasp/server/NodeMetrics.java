@@ -24,6 +24,7 @@ final class NodeMetrics {
   private final Meter cancelled;
   private final Meter reattached;
   private final Meter pulsed;
+  private final Meter triedByRead;
   private final io.hasp.server.ops.RequestObserver requestObserver;
 
   NodeMetrics(MetricRegistry registry) {
@@ -37,6 +38,7 @@ final class NodeMetrics {
     this.cancelled = registry.meter("hasp.op.lock.cancelled");
     this.reattached = registry.meter("hasp.op.lock.reattached");
     this.pulsed = registry.meter("hasp.op.lock.pulsed");
+    this.triedByRead = registry.meter("hasp.op.try_lock.by_read");
   }
 
   MetricRegistry registry() {
@@ -55,6 +57,11 @@ final class NodeMetrics {
   /** A waiting call was ended with WAIT_CONTINUES (its client re-sends it). */
   void pulsed() {
     pulsed.mark();
+  }
+
+  /** A TryLock was answered "not acquired" from a linearizable read, without a log entry. */
+  void triedByRead() {
+    triedByRead.mark();
   }
 
   /** A re-sent wait found its place (or its grant) without a log entry. */

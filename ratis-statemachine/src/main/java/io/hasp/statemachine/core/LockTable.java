@@ -752,6 +752,39 @@ public final class LockTable {
   // Queries (read-only)
   // ------------------------------------------------------------------------------------------------
 
+  /**
+   * Whether applying this TryLock now would answer "not acquired" and change nothing the answer depends on: the
+   * request is new (no waiter, hold, outcome or settle mark of it), its session (if any) is live with that key,
+   * its lock exists with the same size and is full or has waiters (a TryLock never jumps the queue). Then a
+   * node may answer it from a linearizable read of this state without a log entry: the answer is the one the log
+   * would give at the read's point in time. Anything else (a grant, an error, a request seen before, a client at
+   * its outcome cap) returns false and goes through the log. Pure: reads only.
+   */
+  public boolean tryLockFailsNow(Command.Acquire c) {
+    if (!c.tryOnly() || firstNonNull(Validate.name(c.name()), Validate.owner(c.owner()), Validate.key(c.key()),
+        Validate.sessionKey(c.sessionKey(), c.sessionId() != 0)) != null) {
+      return false;
+    }
+    if (c.size() < 1 || c.size() > Limits.LOCK_SIZE_MAX || c.leaseMs() < 0 || c.leaseMs() > Limits.LEASE_MS_MAX
+        || c.attempt() < 0 || c.threadId() < 0 || c.sessionId() < 0) {
+      return false;
+    }
+    LockState lock = locks.get(c.name());
+    if (lock == null || lock.size != c.size() || (!lock.isFull() && lock.queue.isEmpty())
+        || lock.holders.containsKey(c.key()) || lock.queue.containsKey(c.key())) {
+      return false;
+    }
+    Origin origin = c.origin();
+    if (origin.identified()) {
+      RequestRef ref = origin.ref();
+      if (waitersByRequest.containsKey(ref) || holdersByRequest.containsKey(ref) || outcomes.get(ref) != null
+          || outcomes.settled(ref) || outcomes.atCap(ref.clientId(), meta.capacity())) {
+        return false;
+      }
+    }
+    return c.sessionId() == 0 || checkSession(c.sessionId(), c.sessionKey()) == null;
+  }
+
   public boolean isLocked(String name) {
     LockState lock = locks.get(name);
     return lock != null && !lock.holders.isEmpty();

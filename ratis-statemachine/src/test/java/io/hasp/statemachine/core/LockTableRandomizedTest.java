@@ -63,7 +63,8 @@ class LockTableRandomizedTest {
       // the history must have exercised what it checks
       for (String what : List.of("grant", "waiterGrant", "queued", "LEASE_EXPIRED", "SESSION_ENDED", "UNLOCK",
           "FLUSHED", "ABANDONED", "LOCK_WAIT_TIMEOUT", "WAIT_CANCELLED", "SESSION_EXPIRED", "replay", "lateCopy",
-          "failure", "roundTrip", "superseded", "detachedGrant", "termRefused", "lazyRefresh", "settled")) {
+          "failure", "roundTrip", "superseded", "detachedGrant", "termRefused", "lazyRefresh", "settled",
+          "probedFail")) {
         assertTrue(run.stats.getOrDefault(what, 0) > 0, "the history never produced " + what + ": " + run.stats);
       }
     } catch (Throwable t) {
@@ -173,7 +174,14 @@ class LockTableRandomizedTest {
         }
       });
 
+      // A TryLock the table says would fail (answered from a read, without a log entry) must fail when applied.
+      boolean probedFail = command instanceof Command.Acquire probe && h.table.tryLockFailsNow(probe);
       Result result = twins != null ? twins.apply(command) : h.apply(command);
+      if (probedFail) {
+        count("probedFail");
+        assertTrue(((Command.Acquire) command).tryOnly(), "only a TryLock may be answered from a read: " + command);
+        assertInstanceOf(Result.NotAcquired.class, result, "the read said this TryLock fails: " + command + " -> " + result);
+      }
       Recorder rec = h.rec;
       long index = h.index;
       if (isReplay) {

@@ -179,6 +179,24 @@ class LockTableRulesTest {
   // ------------------------------------------------------------------------------------------------
 
   @Test
+  void aTryLockOnAFullLockIsKnownToFailFromTheStateAlone() {
+    Command.Acquire tryX = h.acquireCmd("x", 1, "t", 0, 0, true, 0);
+    assertFalse(h.table.tryLockFailsNow(tryX), "no lock yet: the try would be granted");
+    granted(h.lock("x", "a"));
+    assertTrue(h.table.tryLockFailsNow(tryX), "held by another: the try fails");
+    assertFalse(h.table.tryLockFailsNow(h.acquireCmd("x", 2, "t", 0, 0, true, 0)), "a size mismatch is an error");
+    assertFalse(h.table.tryLockFailsNow(h.acquireCmd("x", 1, "t", 0, -1, false, 0)), "a Lock waits, it never fails");
+    assertFalse(h.table.tryLockFailsNow(h.acquireCmd("x", 1, "a", 0, 0, true, 0)), "the holder's own key: an error");
+    granted(h.lock("s", 2, "a"));
+    assertFalse(h.table.tryLockFailsNow(h.acquireCmd("s", 2, "t", 0, 0, true, 0)), "a free permit: granted");
+    granted(h.lock("s", 2, "b"));
+    queued(h.lock("s", 2, "c"));
+    h.unlock("s", "a"); // c is granted; full again
+    assertTrue(h.table.tryLockFailsNow(h.acquireCmd("s", 2, "t", 0, 0, true, 0)));
+    assertInstanceOf(Result.NotAcquired.class, h.apply(tryX), "and the log says the same");
+  }
+
+  @Test
   void aLockWithoutHoldersOrWaitersIsDeletedAtOnce() {
     granted(h.lock("x", "k"));
     assertEquals(1, h.table.lockCount());

@@ -34,6 +34,9 @@ final class Acquisition<T> extends CompletableFuture<T> {
   private final boolean tryOnly;
   private final long threadId;
   private final Function<Optional<LockHandle>, T> shape;
+  /** Where answers are handled and this future completes: the answering thread for a blocking caller, the
+   *  client's callback threads for an {@code ...Async} caller (whose callbacks may block). */
+  private final java.util.concurrent.Executor answers;
   private final boolean sessionBound;
   private final boolean autoRenew;
   /** The caller's wait time (forever without a wait timeout), kept across re-sends in new sessions. */
@@ -45,7 +48,8 @@ final class Acquisition<T> extends CompletableFuture<T> {
   private final CompletableFuture<Void> settled = new CompletableFuture<>();
 
   Acquisition(HaspClient client, String name, LockOptions options, boolean tryOnly, long threadId,
-      boolean autoRenew, Function<Optional<LockHandle>, T> shape) {
+      boolean autoRenew, java.util.concurrent.Executor answers, Function<Optional<LockHandle>, T> shape) {
+    this.answers = answers;
     this.client = client;
     this.name = name;
     this.options = options;
@@ -60,7 +64,7 @@ final class Acquisition<T> extends CompletableFuture<T> {
 
   /** Starts once the session is known (every wait is tied to it, even for a hold that then stands alone). */
   void start() {
-    client.session().get().whenComplete((info, e) -> {
+    client.session().get().whenCompleteAsync((info, e) -> {
       if (e == null) {
         send(info);
         return;
@@ -74,7 +78,7 @@ final class Acquisition<T> extends CompletableFuture<T> {
         return;
       }
       completeExceptionally(x);
-    });
+    }, answers);
   }
 
   private void send(ClientSession.Info session) {
@@ -117,13 +121,13 @@ final class Acquisition<T> extends CompletableFuture<T> {
         c.cancel(true);
       }
     }
-    c.whenComplete((resp, error) -> {
+    c.whenCompleteAsync((resp, error) -> {
       if (error != null) {
         failed(session, RetryPolicy.toException(HaspClient.unwrap(error)));
       } else {
         answered(session, resp, sent);
       }
-    });
+    }, answers);
   }
 
   private void answered(ClientSession.Info session, LockResponse resp, Instant sent) {

@@ -40,7 +40,7 @@ public final class FencedLock implements Lock {
     if (reenter()) {
       return;
     }
-    CompletableFuture<LockHandle> f = client.lockAsync(name, LockOptions.DEFAULT);
+    CompletableFuture<LockHandle> f = client.lockAwaited(name, LockOptions.DEFAULT);
     boolean interrupted = false;
     try {
       while (true) {
@@ -65,7 +65,7 @@ public final class FencedLock implements Lock {
     if (reenter()) {
       return;
     }
-    CompletableFuture<LockHandle> f = client.lockAsync(name, LockOptions.DEFAULT);
+    CompletableFuture<LockHandle> f = client.lockAwaited(name, LockOptions.DEFAULT);
     try {
       taken(f.get());
     } catch (InterruptedException e) {
@@ -92,7 +92,7 @@ public final class FencedLock implements Lock {
     if (reenter()) {
       return true;
     }
-    CompletableFuture<LockHandle> f = client.lockAsync(name,
+    CompletableFuture<LockHandle> f = client.lockAwaited(name,
         LockOptions.builder().waitTimeout(Duration.ofNanos(unit.toNanos(Math.max(0, time)))).build());
     try {
       taken(f.get());

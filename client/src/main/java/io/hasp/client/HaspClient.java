@@ -56,6 +56,12 @@ public final class HaspClient implements AutoCloseable {
 
   private final Transport transport;
   private final ScheduledExecutorService scheduler;
+  /**
+   * Where the futures of the {@code ...Async} methods complete and the {@link LockLostListener} runs: never on a
+   * connection's I/O thread, so a caller's callback may block (or call this client) without stalling replies.
+   * Blocking calls skip this hand-off: the reply wakes the waiting thread directly.
+   */
+  private final java.util.concurrent.ExecutorService callbacks;
   private final Requests requests;
   private final ClientSession session;
   private final LeaseRenewer renewer;
@@ -69,19 +75,27 @@ public final class HaspClient implements AutoCloseable {
   private volatile boolean closed;
 
   private HaspClient(Builder b) {
-    this.scheduler = Executors.newScheduledThreadPool(2, r -> {
-      Thread t = new Thread(r, "hasp-client");
+    java.util.concurrent.ScheduledThreadPoolExecutor timers = new java.util.concurrent.ScheduledThreadPoolExecutor(2,
+        r -> {
+          Thread t = new Thread(r, "hasp-client");
+          t.setDaemon(true);
+          return t;
+        });
+    timers.setRemoveOnCancelPolicy(true); // every try has a deadline timer, almost always cancelled
+    this.scheduler = timers;
+    this.callbacks = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "hasp-client-callback");
       t.setDaemon(true);
       return t;
     });
-    this.transport = new Transport(b.endpoints, scheduler, b.builtSecurity);
+    this.transport = new Transport(b.endpoints, scheduler, b.builtSecurity, b.callStream);
     this.requests = new Requests(b.clientId != null ? b.clientId : UUID.randomUUID().toString());
     this.callTimeout = b.callTimeout;
     this.waitPulseMs = b.waitPulse.toMillis();
     this.autoRenewDefault = b.autoRenew;
     this.listener = b.listener;
     this.session = new ClientSession(transport, requests, scheduler, b.sessionTtl, attemptMs(), this::lose);
-    this.renewer = new LeaseRenewer(scheduler, this::renewAsync, this::lose);
+    this.renewer = new LeaseRenewer(scheduler, this::renewCall, this::lose);
     transport.findLeader();
   }
 
@@ -105,6 +119,7 @@ public final class HaspClient implements AutoCloseable {
     private java.nio.file.Path tlsKey;
     private String token;
     private ChannelSecurity builtSecurity;
+    private boolean callStream = !Boolean.getBoolean("hasp.client.unary");
 
     /** host:port of every node's API. */
     public Builder endpoints(String... endpoints) {
@@ -161,6 +176,16 @@ public final class HaspClient implements AutoCloseable {
         throw new IllegalArgumentException("waitPulse must be at least 500 ms, got " + interval);
       }
       this.waitPulse = interval;
+      return this;
+    }
+
+    /**
+     * Sends the calls of locks, sessions and reads on one long-lived stream per node (default on), rather than a
+     * gRPC call each: the same requests and answers, less work per call on both sides. Off (or the system property
+     * {@code hasp.client.unary=true}): one unary call each, e.g. for a proxy that does not pass streams.
+     */
+    public Builder callStream(boolean on) {
+      this.callStream = on;
       return this;
     }
 
@@ -270,12 +295,17 @@ public final class HaspClient implements AutoCloseable {
 
   /** Waits (FIFO) with these options; throws {@link HaspException} (e.g. LOCK_SIZE_MISMATCH, LOCK_WAIT_TIMEOUT). */
   public LockHandle lock(String name, LockOptions options) {
-    return join(acquire(name, options, false, Thread.currentThread().getId(), HaspClient::granted));
+    return join(acquire(name, options, false, Thread.currentThread().getId(), true, HaspClient::granted));
   }
 
   /** Cancelling the future cancels the wait: the cluster removes the waiter or releases a grant that raced it. */
   public CompletableFuture<LockHandle> lockAsync(String name, LockOptions options) {
-    return acquire(name, options, false, 0, HaspClient::granted);
+    return acquire(name, options, false, 0, false, HaspClient::granted);
+  }
+
+  /** {@link #lockAsync} for a caller that only blocks on the future (no hand-off to the callback threads). */
+  CompletableFuture<LockHandle> lockAwaited(String name, LockOptions options) {
+    return acquire(name, options, false, 0, true, HaspClient::granted);
   }
 
   /** Grants at once or returns empty; never waits and never jumps the queue. */
@@ -285,25 +315,27 @@ public final class HaspClient implements AutoCloseable {
 
   /** {@link #tryLock(String)} with options (size, lease, owner, auto-renew; the wait timeout is ignored). */
   public Optional<LockHandle> tryLock(String name, LockOptions options) {
-    return join(tryLockAsync(name, options));
+    return join(acquire(name, options, true, 0, true, h -> h));
   }
 
   /** Async twin of {@link #tryLock(String, LockOptions)}; cancelling it releases a grant that raced the cancel. */
   public CompletableFuture<Optional<LockHandle>> tryLockAsync(String name, LockOptions options) {
-    return acquire(name, options, true, 0, h -> h);
+    return acquire(name, options, true, 0, false, h -> h);
   }
 
   private static LockHandle granted(Optional<LockHandle> h) {
     return h.orElseThrow(() -> new HaspException.LockWaitTimeoutException("lock was not granted within its wait"));
   }
 
+  /** @param awaited only a blocking caller waits on it: it completes on whichever thread the answer arrives */
   private <T> Acquisition<T> acquire(String name, LockOptions options, boolean tryOnly, long threadId,
-      java.util.function.Function<Optional<LockHandle>, T> shape) {
+      boolean awaited, java.util.function.Function<Optional<LockHandle>, T> shape) {
     checkName(name);
     Objects.requireNonNull(options, "options");
     checkOpen();
     boolean autoRenew = options.autoRenew != null ? options.autoRenew : autoRenewDefault;
-    Acquisition<T> a = new Acquisition<>(this, name, options, tryOnly, threadId, autoRenew, shape);
+    Acquisition<T> a = new Acquisition<>(this, name, options, tryOnly, threadId, autoRenew,
+        awaited ? Runnable::run : callbacks, shape);
     pending.add(a);
     abandoning.add(a);
     a.whenComplete((v, e) -> pending.remove(a));
@@ -348,11 +380,15 @@ public final class HaspClient implements AutoCloseable {
 
   /** Releases a hold by name and key (a hold taken elsewhere, e.g. printed by the CLI). */
   public void unlock(String name, String key) {
-    join(unlockAsync(name, key));
+    join(unlockCall(name, key));
   }
 
   /** Async twin of {@link #unlock(String, String)}: INVALID_KEY / LOCK_NOT_FOUND when that hold is gone. */
   public CompletableFuture<Void> unlockAsync(String name, String key) {
+    return onCallbacks(unlockCall(name, key));
+  }
+
+  private CompletableFuture<Void> unlockCall(String name, String key) {
     checkName(name);
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException("key must not be empty");
@@ -380,11 +416,16 @@ public final class HaspClient implements AutoCloseable {
 
   /** Sets the lease to now + {@code lease}. Throws (and marks the handle lost) when the hold is gone. */
   public void renew(LockHandle handle, Duration lease) {
-    join(renewAsync(handle, lease));
+    join(renewCall(handle, lease));
   }
 
   /** Async twin of {@link #renew}. */
   public CompletableFuture<Void> renewAsync(LockHandle handle, Duration lease) {
+    return onCallbacks(renewCall(handle, lease));
+  }
+
+  /** The renew itself (auto-renew calls it: no hand-off, only the listener runs on the callback threads). */
+  CompletableFuture<Void> renewCall(LockHandle handle, Duration lease) {
     Objects.requireNonNull(handle, "handle");
     if (lease == null || lease.isNegative() || lease.isZero()) {
       throw new IllegalArgumentException("lease must be positive, got " + lease);
@@ -410,10 +451,17 @@ public final class HaspClient implements AutoCloseable {
   private void lose(LockHandle h, HaspException cause) {
     session.unregister(h);
     if (h.markLost()) {
+      Runnable tell = () -> {
+        try {
+          listener.lockLost(h, cause);
+        } catch (RuntimeException e) {
+          LOG.warn("LockLostListener failed", e);
+        }
+      };
       try {
-        listener.lockLost(h, cause);
-      } catch (RuntimeException e) {
-        LOG.warn("LockLostListener failed", e);
+        callbacks.execute(tell);
+      } catch (RejectedExecutionException e) {
+        tell.run(); // closing: tell it here
       }
     }
   }
@@ -447,11 +495,15 @@ public final class HaspClient implements AutoCloseable {
 
   /** Linearizable: true when the lock has at least one holder. */
   public boolean isLocked(String name) {
-    return join(isLockedAsync(name));
+    return join(isLockedCall(name));
   }
 
   /** Async twin of {@link #isLocked}. */
   public CompletableFuture<Boolean> isLockedAsync(String name) {
+    return onCallbacks(isLockedCall(name));
+  }
+
+  private CompletableFuture<Boolean> isLockedCall(String name) {
     checkName(name);
     return transport.call(HaspGrpc.getIsLockedMethod(), n -> IsLockedRequest.newBuilder().setName(name).build(), plan())
         .thenApply(r -> r.getLocked());
@@ -462,11 +514,15 @@ public final class HaspClient implements AutoCloseable {
    * and waiter count; empty when the lock does not exist.
    */
   public Optional<io.hasp.proto.LockInfo> getLock(String name) {
-    return join(getLockAsync(name));
+    return join(getLockCall(name));
   }
 
   /** Async twin of {@link #getLock}. */
   public CompletableFuture<Optional<io.hasp.proto.LockInfo>> getLockAsync(String name) {
+    return onCallbacks(getLockCall(name));
+  }
+
+  private CompletableFuture<Optional<io.hasp.proto.LockInfo>> getLockCall(String name) {
     checkName(name);
     return transport.call(HaspGrpc.getGetLockMethod(), n -> GetLockRequest.newBuilder().setName(name).build(), plan())
         .thenApply(r -> r.getExists() ? Optional.of(r.getLock()) : Optional.<io.hasp.proto.LockInfo>empty());
@@ -474,13 +530,14 @@ public final class HaspClient implements AutoCloseable {
 
   /** Every lock whose name starts with {@code prefix}, all pages. */
   public List<LockSummary> listLocks(String prefix) {
-    return join(listLocksAsync(prefix));
+    Objects.requireNonNull(prefix, "prefix");
+    return join(listPage(prefix, "", new ArrayList<>()));
   }
 
   /** Async twin of {@link #listLocks}: pages through the names one call after another. */
   public CompletableFuture<List<LockSummary>> listLocksAsync(String prefix) {
     Objects.requireNonNull(prefix, "prefix");
-    return listPage(prefix, "", new ArrayList<>());
+    return onCallbacks(listPage(prefix, "", new ArrayList<>()));
   }
 
   private CompletableFuture<List<LockSummary>> listPage(String prefix, String token, List<LockSummary> all) {
@@ -498,11 +555,15 @@ public final class HaspClient implements AutoCloseable {
    * released (at most 1,000 of them; the server counts all).
    */
   public Set<String> flushLocks(String... names) {
-    return join(flushLocksAsync(names));
+    return join(flushLocksCall(names));
   }
 
   /** Async twin of {@link #flushLocks}. */
   public CompletableFuture<Set<String>> flushLocksAsync(String... names) {
+    return onCallbacks(flushLocksCall(names));
+  }
+
+  private CompletableFuture<Set<String>> flushLocksCall(String... names) {
     for (String n : names) {
       checkName(n);
     }
@@ -572,6 +633,29 @@ public final class HaspClient implements AutoCloseable {
 
   private Transport.Plan plan() {
     return new Transport.Plan(Budget.of(callTimeout), attemptMs(), false);
+  }
+
+  /** The same outcome, delivered on the callback threads (for the futures the ...Async methods return). */
+  private <R> CompletableFuture<R> onCallbacks(CompletableFuture<R> f) {
+    CompletableFuture<R> out = new CompletableFuture<>();
+    f.whenComplete((v, e) -> {
+      try {
+        callbacks.execute(() -> {
+          if (e != null) {
+            out.completeExceptionally(e);
+          } else {
+            out.complete(v);
+          }
+        });
+      } catch (RejectedExecutionException closing) {
+        if (e != null) {
+          out.completeExceptionally(e);
+        } else {
+          out.complete(v);
+        }
+      }
+    });
+    return out;
   }
 
   /** The request is settled (no longer in flight) once its call ended, however it ended. */
@@ -670,6 +754,7 @@ public final class HaspClient implements AutoCloseable {
     }
     scheduler.shutdownNow();
     transport.close();
+    callbacks.shutdown(); // callbacks already handed over still run
     return confirmed;
   }
 }

@@ -35,12 +35,16 @@ final class Transport implements AutoCloseable {
 
   private final List<String> endpoints;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, CallLine> lines = new ConcurrentHashMap<>();
+  /** Role-client calls on one stream per node ({@link CallLine}); false: a unary call each. */
+  private final boolean streams;
   private final ScheduledExecutorService scheduler;
   private final ChannelSecurity security;
   private volatile String preferred;
   private volatile boolean closed;
 
-  Transport(List<String> endpoints, ScheduledExecutorService scheduler, ChannelSecurity security) {
+  Transport(List<String> endpoints, ScheduledExecutorService scheduler, ChannelSecurity security, boolean streams) {
+    this.streams = streams;
     this.security = security;
     this.endpoints = List.copyOf(endpoints);
     this.scheduler = scheduler;
@@ -58,6 +62,10 @@ final class Transport implements AutoCloseable {
         .build());
   }
 
+  CallLine line(String address) {
+    return lines.computeIfAbsent(address, a -> new CallLine(channel(a)));
+  }
+
   /**
    * How a call tries: within {@code budget}; each try at most {@code perTryMs} (always &gt; 0); {@code waits}: the
    * request may wait on the server and asked for a pulse, so WAIT_CONTINUES sends it again to the same node.
@@ -72,14 +80,15 @@ final class Transport implements AutoCloseable {
 
   /** A call in progress: cancelling it cancels the try on the wire and stops further tries. */
   static final class Call<R> extends CompletableFuture<R> {
-    private volatile ClientCall<?, ?> current;
+    /** Cancels the try now on the wire (a unary call, or a call on the stream), or null. */
+    private volatile Runnable current;
 
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
       boolean cancelled = super.cancel(mayInterruptIfRunning);
-      ClientCall<?, ?> c = current;
+      Runnable c = current;
       if (cancelled && c != null) {
-        c.cancel("cancelled by the caller", null);
+        c.run();
       }
       return cancelled;
     }
@@ -88,7 +97,8 @@ final class Transport implements AutoCloseable {
   /**
    * Sends the request until it is answered or the plan's budget is spent. {@code request} builds try n's message
    * (1-based), the same request each time but for its attempt number. Completes with the response or a
-   * {@link HaspException}.
+   * {@link HaspException}. Role-client calls go on the endpoint's {@link CallLine} stream (unary when the node
+   * does not serve it); the others (admin calls, lists) are unary calls.
    */
   <Q, R> Call<R> call(MethodDescriptor<Q, R> method, IntFunction<Q> request, Plan plan) {
     Call<R> result = new Call<>();
@@ -106,64 +116,149 @@ final class Transport implements AutoCloseable {
       return;
     }
     long tryMs = Math.max(1, Math.min(plan.perTryMs(), plan.budget().remainingMs()));
+    Try<Q, R> t = new Try<>(method, request, plan, n, failed, address, result);
+    CallLine line = streams ? line(address) : null;
+    if (line != null && !line.unsupported() && Frames.streamable(method)) {
+      long id = line.send(Frames.frame(method, request.apply(n)), t);
+      java.util.concurrent.ScheduledFuture<?> deadline;
+      try {
+        deadline = scheduler.schedule(() -> {
+          if (line.cancel(id)) {
+            t.onError(Status.DEADLINE_EXCEEDED.withDescription("no answer within " + tryMs + " ms")
+                .asRuntimeException());
+          }
+        }, tryMs, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException x) {
+        line.cancel(id);
+        result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
+        return;
+      }
+      t.deadline = deadline;
+      result.current = () -> {
+        deadline.cancel(false);
+        line.cancel(id);
+      };
+      if (result.isCancelled()) {
+        result.current.run();
+      }
+      return;
+    }
     ClientCall<Q, R> call = channel(address).newCall(method,
         CallOptions.DEFAULT.withDeadlineAfter(tryMs, TimeUnit.MILLISECONDS));
-    result.current = call;
+    result.current = () -> call.cancel("cancelled by the caller", null);
     if (result.isCancelled()) {
       call.cancel("cancelled by the caller", null);
       return;
     }
-    ClientCalls.asyncUnaryCall(call, request.apply(n), new StreamObserver<R>() {
-      @Override
-      public void onNext(R value) {
-        preferred = address;
-        result.complete(value);
-      }
+    ClientCalls.asyncUnaryCall(call, request.apply(n), t);
+  }
 
-      @Override
-      public void onError(Throwable t) {
-        if (result.isDone()) {
-          return;
-        }
-        StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
-        RetryPolicy.Decision d = RetryPolicy.decide(e);
-        if (!d.retry() || plan.budget().spent() || closed) {
-          result.completeExceptionally(RetryPolicy.toException(e, security.tls()));
-          return;
-        }
-        // a pulse: the node says the wait goes on; no answer at all within the try means the node is not
-        // answering (frozen, cut off): then the next node
-        boolean resend = plan.waits() && e.getTrailers() != null
-            && "WAIT_CONTINUES".equals(e.getTrailers().get(RetryPolicy.ERROR_CODE));
-        String next;
-        int nextFailed;
-        long delay;
-        if (resend) {
-          // ask the same node again (it re-attaches); a node cut off from the leader answers that re-send with
-          // NO_QUORUM, and then the call moves on
-          next = address;
-          nextFailed = failed;
-          delay = 0;
-        } else {
-          next = d.hint() != null && !d.hint().isEmpty() ? d.hint()
-              : endpoints.get((Math.max(0, endpoints.indexOf(address)) + 1) % endpoints.size());
-          if (address.equals(preferred)) {
-            preferred = next; // later calls should not start at a node that just failed them
-          }
-          nextFailed = failed + 1;
-          delay = nextFailed % endpoints.size() == 0 ? RetryPolicy.backoffMs(nextFailed / endpoints.size()) : 0;
-        }
-        try {
-          scheduler.schedule(() -> attempt(method, request, plan, n + 1, nextFailed, next, result), delay,
-              TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException x) {
-          result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
-        }
-      }
+  /** One try of a call: its answer completes the call, or decides the next try. */
+  private final class Try<Q, R> implements StreamObserver<R>, CallLine.Pending {
+    private final MethodDescriptor<Q, R> method;
+    private final IntFunction<Q> request;
+    private final Plan plan;
+    private final int n;
+    private final int failed;
+    private final String address;
+    private final Call<R> result;
+    private volatile java.util.concurrent.ScheduledFuture<?> deadline;
 
-      @Override
-      public void onCompleted() {}
-    });
+    Try(MethodDescriptor<Q, R> method, IntFunction<Q> request, Plan plan, int n, int failed, String address,
+        Call<R> result) {
+      this.method = method;
+      this.request = request;
+      this.plan = plan;
+      this.n = n;
+      this.failed = failed;
+      this.address = address;
+      this.result = result;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void reply(io.hasp.proto.ReplyFrame r) {
+      cancelDeadline();
+      if (r.hasError()) {
+        onError(Frames.status(r.getError()));
+        return;
+      }
+      Object response = Frames.response(method, r);
+      if (response == null) {
+        onError(Status.INTERNAL.withDescription("the node answered " + method.getBareMethodName() + " with "
+            + r.getReplyCase()).asRuntimeException());
+        return;
+      }
+      onNext((R) response);
+    }
+
+    @Override
+    public void fail(StatusRuntimeException error) {
+      cancelDeadline();
+      if (error.getStatus().getCode() == Status.Code.UNIMPLEMENTED && Frames.streamable(method)) {
+        // a node without the Calls stream: the same try again as a unary call (the line now knows)
+        attempt(method, request, plan, n, failed, address, result);
+        return;
+      }
+      onError(error);
+    }
+
+    private void cancelDeadline() {
+      java.util.concurrent.ScheduledFuture<?> d = deadline;
+      if (d != null) {
+        d.cancel(false);
+      }
+    }
+
+    @Override
+    public void onNext(R value) {
+      preferred = address;
+      result.complete(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      if (result.isDone()) {
+        return;
+      }
+      StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
+      RetryPolicy.Decision d = RetryPolicy.decide(e);
+      if (!d.retry() || plan.budget().spent() || closed) {
+        result.completeExceptionally(RetryPolicy.toException(e, security.tls()));
+        return;
+      }
+      // a pulse: the node says the wait goes on; no answer at all within the try means the node is not
+      // answering (frozen, cut off): then the next node
+      boolean resend = plan.waits() && e.getTrailers() != null
+          && "WAIT_CONTINUES".equals(e.getTrailers().get(RetryPolicy.ERROR_CODE));
+      String next;
+      int nextFailed;
+      long delay;
+      if (resend) {
+        // ask the same node again (it re-attaches); a node cut off from the leader answers that re-send with
+        // NO_QUORUM, and then the call moves on
+        next = address;
+        nextFailed = failed;
+        delay = 0;
+      } else {
+        next = d.hint() != null && !d.hint().isEmpty() ? d.hint()
+            : endpoints.get((Math.max(0, endpoints.indexOf(address)) + 1) % endpoints.size());
+        if (address.equals(preferred)) {
+          preferred = next; // later calls should not start at a node that just failed them
+        }
+        nextFailed = failed + 1;
+        delay = nextFailed % endpoints.size() == 0 ? RetryPolicy.backoffMs(nextFailed / endpoints.size()) : 0;
+      }
+      try {
+        scheduler.schedule(() -> attempt(method, request, plan, n + 1, nextFailed, next, result), delay,
+            TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException x) {
+        result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
+      }
+    }
+
+    @Override
+    public void onCompleted() {}
   }
 
   /** Asks the endpoints who leads and prefers the leader's API address for later calls (best effort). */
@@ -191,6 +286,9 @@ final class Transport implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    for (CallLine l : lines.values()) {
+      l.close();
+    }
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();
     }

@@ -112,6 +112,7 @@ public final class HaspNode implements Closeable {
     GrpcConfigKeys.Server.setHost(p, config.raftAddress().host());
     GrpcConfigKeys.Server.setPort(p, config.raftAddress().port());
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, config.readLeaderLease());
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(config.electionTimeoutMin().toMillis(), TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(config.electionTimeoutMax().toMillis(), TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
@@ -150,6 +151,9 @@ public final class HaspNode implements Closeable {
     // 2.0-2.5 ms to 1.6-1.95 ms a write (1 client, this 2-core machine). Off also avoids a path a public review
     // of Ratis questions: an in-flight append reused for a new leader's conflicting entries at the same index.
     RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
+    // A follower writes each snapshot chunk on an I/O thread (see the services customizer): 1 MB at a time keeps
+    // that write short (the default, 16 MB, held heartbeats up for as long as it took).
+    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("1MB"));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {
@@ -162,6 +166,11 @@ public final class HaspNode implements Closeable {
     org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, (builder, types) -> {
       if (types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {
+        // Ratis' peer handlers (append entries, votes, read index, snapshot chunks) and the forwarding service run
+        // on the I/O threads instead of being handed to gRPC's executor: one thread hand-off less per message,
+        // on the path of every write. They do not block but for short disk writes: a vote's metadata and a
+        // snapshot chunk, which is kept small for that (raft.server.log.appender.snapshot.chunk.size.max below).
+        builder.directExecutor();
         builder.addService(PeerForwarding.service(batch -> {
           Replicator r = forwardTo.get();
           return r != null ? r.appendForwarded(batch) : java.util.concurrent.CompletableFuture.failedFuture(
@@ -200,7 +209,8 @@ public final class HaspNode implements Closeable {
     this.acquires = new AcquireFlow(replicator, waits, commands, nodeMetrics, stateMachine);
     HaspService service = config.unsafeLocalGrants()
         ? new UnsafeLocalGrants(replicator, acquires, commands, this::status, clockMs, nodeMetrics)
-        : new HaspService(replicator, acquires, commands, this::status, clockMs, nodeMetrics);
+        : new HaspService(replicator, acquires, commands, this::status, clockMs, nodeMetrics,
+            config.callsPerConnectionMax());
     if (config.unsafeLocalGrants()) {
       LOG.warn("UNSAFE TEST MODE (unsafe.local.grants=true): TryLock grants without consensus; never use in production");
     }
@@ -369,8 +379,18 @@ public final class HaspNode implements Closeable {
     long[] cost = stateMachine.applyCost();
     LockStateMachine.SnapshotTaken taken = stateMachine.lastSnapshotTaken();
     b.getStatsBuilder().setRssBytes(residentBytes()).setAppliedCommands(cost[0]).setApplyNanos(cost[1])
-        .setSnapshotIndex(taken.index()).setSnapshotBytes(taken.bytes()).setSnapshotMillis(taken.millis());
+        .setSnapshotIndex(taken.index()).setSnapshotBytes(taken.bytes()).setSnapshotMillis(taken.millis())
+        .setProcessCpuNanos(processCpuNanos());
     return b.build();
+  }
+
+  /** CPU time of this process (all threads, user + system), or 0 where the JVM does not say. */
+  static long processCpuNanos() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return Math.max(0, os.getProcessCpuTime());
+    }
+    return 0;
   }
 
   /** VmRSS of this process from /proc (Linux); 0 where that is not available. */

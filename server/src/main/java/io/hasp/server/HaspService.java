@@ -57,9 +57,11 @@ class HaspService extends HaspGrpc.HaspImplBase {
   private final Supplier<ClusterStatusResponse> status;
   private final LongSupplier clockMs;
   private final NodeMetrics metrics;
+  private final int callsPerStreamMax;
 
   HaspService(Replicator replicator, AcquireFlow acquires, Commands commands, Supplier<ClusterStatusResponse> status,
-      LongSupplier clockMs, NodeMetrics metrics) {
+      LongSupplier clockMs, NodeMetrics metrics, int callsPerStreamMax) {
+    this.callsPerStreamMax = callsPerStreamMax;
     this.replicator = replicator;
     this.acquires = acquires;
     this.commands = commands;
@@ -212,6 +214,12 @@ class HaspService extends HaspGrpc.HaspImplBase {
       return Query.newBuilder().setList(ListQuery.newBuilder().setPrefix(r.getPrefix())
           .setAfter(r.getPageToken()).setLimit(r.getLimit())).build();
     }, ListLocksResponse::parseFrom);
+  }
+
+  /** Many calls on one stream (see {@link CallStream}); each frame is handled as its unary twin. */
+  @Override
+  public StreamObserver<io.hasp.proto.CallFrame> calls(StreamObserver<io.hasp.proto.ReplyFrame> responses) {
+    return new CallStream(this, responses, callsPerStreamMax);
   }
 
   @Override

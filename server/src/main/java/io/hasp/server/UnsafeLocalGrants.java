@@ -27,7 +27,7 @@ final class UnsafeLocalGrants extends HaspService {
 
   UnsafeLocalGrants(Replicator replicator, AcquireFlow acquires, Commands commands,
       Supplier<ClusterStatusResponse> status, LongSupplier clockMs, NodeMetrics metrics) {
-    super(replicator, acquires, commands, status, clockMs, metrics);
+    super(replicator, acquires, commands, status, clockMs, metrics, Integer.MAX_VALUE);
     this.replicator = replicator;
     this.metrics = metrics;
   }

@@ -238,6 +238,7 @@ final class Bench {
     }
     ready.await();
     Histogram all = new Histogram(TimeUnit.SECONDS.toMicros(120), 3);
+    CpuWindow cpu = CpuWindow.start(o.endpoints(), bounds[0], bounds[1]);
     try (Stats stats = Stats.start(o, out, completed)) {
       for (Future<Histogram> f : done) {
         try {
@@ -252,6 +253,10 @@ final class Bench {
     }
     long ops = all.getTotalCount();
     Map<String, Object> x = new LinkedHashMap<>(extra);
+    Map<String, Double> perOp = cpu.msPerOp(ops);
+    if (!perOp.isEmpty()) {
+      x.put("cpu_ms_per_op", perOp);
+    }
     if (fairness) {
       long min = Long.MAX_VALUE;
       long max = 0;

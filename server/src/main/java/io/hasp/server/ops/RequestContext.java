@@ -66,6 +66,11 @@ public final class RequestContext implements ServerInterceptor {
     if (!(m.getField(f) instanceof RequestHeader h) || h.getClientId().isEmpty()) {
       return null;
     }
+    return idOf(h);
+  }
+
+  /** {@code client_id/request_id} of a request header (its client id made printable and bounded). */
+  public static String idOf(RequestHeader h) {
     return printable(h.getClientId()) + "/" + Long.toUnsignedString(h.getRequestId());
   }
 

@@ -41,7 +41,9 @@ public final class AuthInterceptor implements ServerInterceptor {
       HaspGrpc.getKeepAliveMethod().getFullMethodName(),
       HaspGrpc.getCloseSessionMethod().getFullMethodName(),
       HaspGrpc.getAbandonMethod().getFullMethodName(),
-      HaspGrpc.getClusterStatusMethod().getFullMethodName());
+      HaspGrpc.getClusterStatusMethod().getFullMethodName(),
+      // the stream carries only the calls above (CallStream has no frame for ListLocks or FlushLocks)
+      HaspGrpc.getCallsMethod().getFullMethodName());
 
   /** Services anyone may call without credentials: the standard health service (it tells only SERVING or not). */
   static final Set<String> OPEN_SERVICES = Set.of(io.grpc.health.v1.HealthGrpc.SERVICE_NAME);

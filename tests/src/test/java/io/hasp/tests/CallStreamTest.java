@@ -1,0 +1,272 @@
+package io.hasp.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ClientCall;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.StreamObserver;
+import io.hasp.client.HaspClient;
+import io.hasp.client.LockHandle;
+import io.hasp.client.LockOptions;
+import io.hasp.proto.CallCancel;
+import io.hasp.proto.CallFrame;
+import io.hasp.proto.GetLockRequest;
+import io.hasp.proto.HaspGrpc;
+import io.hasp.proto.IsLockedRequest;
+import io.hasp.proto.LockRequest;
+import io.hasp.proto.ReplyFrame;
+import io.hasp.proto.RequestHeader;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The {@code Calls} stream as a client sees it: frames answered by call id, the unary outcome in each reply (errors
+ * included), cancellation by frame and by the end of the stream with the unary semantics (a sessionless wait is
+ * abandoned), the per-stream bound, and the Java client's promise that an async caller's callback may block
+ * without stalling its other calls.
+ */
+class CallStreamTest {
+  @TempDir static Path dir;
+  static ProcessCluster cluster;
+  /** The per-stream bound of calls in flight, set low so that a test can reach it. */
+  static final int CALLS_MAX = 20;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = ProcessCluster.start(3, dir, Map.of("limits.calls.per.connection.max", Integer.toString(CALLS_MAX)));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /** A raw Calls stream to one node, its replies queued as they come. */
+  static final class RawStream implements AutoCloseable {
+    final BlockingQueue<ReplyFrame> replies = new LinkedBlockingQueue<>();
+    final CompletableFuture<Throwable> ended = new CompletableFuture<>();
+    final ClientCall<CallFrame, ReplyFrame> call;
+    final StreamObserver<CallFrame> out;
+
+    RawStream(int node) {
+      call = cluster.channel(node).newCall(HaspGrpc.getCallsMethod(), io.grpc.CallOptions.DEFAULT);
+      out = ClientCalls.asyncBidiStreamingCall(call, new StreamObserver<>() {
+        @Override
+        public void onNext(ReplyFrame r) {
+          replies.add(r);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          ended.complete(t);
+        }
+
+        @Override
+        public void onCompleted() {
+          ended.complete(null);
+        }
+      });
+    }
+
+    synchronized void send(CallFrame f) {
+      out.onNext(f);
+    }
+
+    ReplyFrame next() throws InterruptedException {
+      ReplyFrame r = replies.poll(30, TimeUnit.SECONDS);
+      assertTrue(r != null, "no reply within 30 s");
+      return r;
+    }
+
+    @Override
+    public void close() {
+      call.cancel("test done", null);
+    }
+  }
+
+  private static String name() {
+    return "stream-" + UUID.randomUUID();
+  }
+
+  private static RequestHeader header(String client, long request) {
+    return RequestHeader.newBuilder().setClientId(client).setRequestId(request).build();
+  }
+
+  @Test
+  void framesAreAnsweredByCallIdWithTheUnaryOutcome() throws Exception {
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    String name = name();
+    String client = "raw-" + UUID.randomUUID();
+    try (RawStream s = new RawStream(leader)) {
+      s.send(CallFrame.newBuilder().setCallId(7).setTryLock(LockRequest.newBuilder().setHeader(header(client, 1))
+          .setName(name)).build());
+      ReplyFrame granted = s.next();
+      assertEquals(7, granted.getCallId());
+      assertTrue(granted.getTryLock().getLocked(), granted.toString());
+      assertTrue(granted.getTryLock().getGrant().getToken() > 0);
+      // a second try on the held lock: not acquired (answered from a read), and a size mismatch: an error frame
+      s.send(CallFrame.newBuilder().setCallId(8).setTryLock(LockRequest.newBuilder().setHeader(header(client, 2))
+          .setName(name)).build());
+      ReplyFrame refused = s.next();
+      assertEquals(8, refused.getCallId());
+      assertFalse(refused.getTryLock().getLocked(), refused.toString());
+      s.send(CallFrame.newBuilder().setCallId(9).setTryLock(LockRequest.newBuilder().setHeader(header(client, 3))
+          .setName(name).setSize(3)).build());
+      ReplyFrame mismatch = s.next();
+      assertEquals(9, mismatch.getCallId());
+      assertTrue(mismatch.hasError(), mismatch.toString());
+      assertEquals("LOCK_SIZE_MISMATCH", mismatch.getError().getErrorCode());
+      assertEquals(io.grpc.Status.Code.FAILED_PRECONDITION.value(), mismatch.getError().getStatus());
+      // bad input: the same coded error a unary call gets
+      s.send(CallFrame.newBuilder().setCallId(10).setIsLocked(IsLockedRequest.newBuilder().setName("")).build());
+      ReplyFrame bad = s.next();
+      assertEquals("INVALID_ARGUMENT", bad.getError().getErrorCode(), bad.toString());
+      // a frame that carries nothing
+      s.send(CallFrame.newBuilder().setCallId(11).build());
+      assertEquals("INVALID_ARGUMENT", s.next().getError().getErrorCode());
+      // reads on the same stream
+      s.send(CallFrame.newBuilder().setCallId(12).setGetLock(GetLockRequest.newBuilder().setName(name)).build());
+      ReplyFrame got = s.next();
+      assertEquals(1, got.getGetLock().getLock().getHolderCount(), got.toString());
+    }
+  }
+
+  @Test
+  void aCancelFrameAndTheEndOfTheStreamAbandonSessionlessWaits() throws Exception {
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    String name = name();
+    try (HaspClient holder = HaspClient.builder().endpoints(cluster.endpoints()).build();
+        LockHandle held = holder.lock(name)) {
+      String client = "raw-" + UUID.randomUUID();
+      try (RawStream s = new RawStream(leader)) {
+        for (int i = 1; i <= 2; i++) {
+          s.send(CallFrame.newBuilder().setCallId(i).setLock(LockRequest.newBuilder().setHeader(header(client, i))
+              .setName(name)).build());
+        }
+        waitFor(() -> waiters(holder, name) == 2, "two raw waiters queued");
+        s.send(CallFrame.newBuilder().setCallId(1).setCancel(CallCancel.getDefaultInstance()).build());
+        waitFor(() -> waiters(holder, name) == 1, "the cancelled wait removed");
+      }
+      // the stream ended (the test cancelled it): its last wait is abandoned too
+      waitFor(() -> waiters(holder, name) == 0, "the stream's wait removed when the stream ended");
+      assertTrue(held.isValid());
+    }
+  }
+
+  @Test
+  void aStreamTakesAtMostItsBoundOfCallsAtOnce() throws Exception {
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    String name = name();
+    try (HaspClient holder = HaspClient.builder().endpoints(cluster.endpoints()).build();
+        LockHandle held = holder.lock(name)) {
+      String client = "raw-" + UUID.randomUUID();
+      try (RawStream s = new RawStream(leader)) {
+        for (int i = 1; i <= CALLS_MAX; i++) {
+          s.send(CallFrame.newBuilder().setCallId(i).setLock(LockRequest.newBuilder().setHeader(header(client, i))
+              .setName(name + "/" + i)).build());
+        }
+        // CALLS_MAX waits of their own are not possible here (each lock is free): they are granted at once; what
+        // stays in flight are waits on the held lock
+        for (int i = 1; i <= CALLS_MAX; i++) {
+          assertTrue(s.next().getLock().getLocked());
+        }
+        for (int i = 1; i <= CALLS_MAX; i++) {
+          s.send(CallFrame.newBuilder().setCallId(100 + i).setLock(LockRequest.newBuilder()
+              .setHeader(header(client, 100 + i)).setName(name)).build());
+        }
+        waitFor(() -> waiters(holder, name) == CALLS_MAX, CALLS_MAX + " waiters queued");
+        s.send(CallFrame.newBuilder().setCallId(999).setIsLocked(IsLockedRequest.newBuilder().setName(name)).build());
+        ReplyFrame over = s.next();
+        assertEquals(999, over.getCallId());
+        assertEquals("LIMIT_EXCEEDED", over.getError().getErrorCode(), over.toString());
+      }
+      waitFor(() -> waiters(holder, name) == 0, "the stream's waits removed when it ended");
+    }
+  }
+
+  @Test
+  void anAsyncCallbackThatBlocksDoesNotStallTheClientsOtherCalls() throws Exception {
+    String name = name();
+    String other = name();
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    // one endpoint: every call of this client on one connection (and one I/O thread)
+    try (HaspClient c = HaspClient.builder().endpoints(cluster.endpoint(leader)).build();
+        HaspClient holder = HaspClient.builder().endpoints(cluster.endpoints()).build()) {
+      CountDownLatch release = new CountDownLatch(1);
+      CountDownLatch inCallback = new CountDownLatch(1);
+      LockHandle held = holder.lock(name);
+      // the callback is attached while the lock is held, so it runs when the grant arrives (not on this thread)
+      CompletableFuture<Void> blocked = c.lockAsync(name, LockOptions.DEFAULT).thenAccept(h -> {
+        inCallback.countDown();
+        try {
+          release.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        h.close();
+      });
+      held.close();
+      assertTrue(inCallback.await(30, TimeUnit.SECONDS), "the callback ran");
+      try {
+        // the callback holds its thread (until released, up to a minute); every other call of the same client
+        // still gets its answer meanwhile, well within that minute
+        CompletableFuture<Void> others = CompletableFuture.runAsync(() -> {
+          try (LockHandle h = c.lock(other)) {
+            assertTrue(c.isLocked(other));
+            Optional<LockHandle> second = c.tryLock(other);
+            assertTrue(second.isEmpty());
+            assertNotEquals(0, h.token());
+          }
+          c.lockAsync(other, LockOptions.DEFAULT).join().close();
+        });
+        others.get(20, TimeUnit.SECONDS);
+      } finally {
+        release.countDown();
+      }
+      blocked.get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aClientWithoutTheStreamSpeaksUnaryCalls() {
+    String name = name();
+    try (HaspClient a = HaspClient.builder().endpoints(cluster.endpoints()).callStream(false).build();
+        HaspClient b = HaspClient.builder().endpoints(cluster.endpoints()).build()) {
+      try (LockHandle h = a.lock(name)) {
+        assertTrue(b.isLocked(name));
+        assertTrue(b.tryLock(name).isEmpty());
+        assertTrue(h.isValid());
+      }
+      assertFalse(a.isLocked(name));
+    }
+  }
+
+  private static long waiters(HaspClient c, String name) {
+    return c.getLock(name).map(l -> (long) l.getWaiters()).orElse(0L);
+  }
+
+  private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < end, "not within 60 s: " + what);
+      Thread.sleep(50);
+    }
+  }
+}

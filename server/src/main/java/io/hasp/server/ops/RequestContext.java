@@ -56,8 +56,8 @@ public final class RequestContext implements ServerInterceptor {
 
   /** {@code client_id/request_id} of a request message with a set header, else null. */
   static String idOf(Object message) {
-    if (!(message instanceof Message m)) {
-      return null;
+    if (!(message instanceof Message m) || message instanceof io.hasp.proto.CallFrame) {
+      return null; // a frame of the Calls stream: CallStream sets each call's id itself
     }
     FieldDescriptor f = m.getDescriptorForType().findFieldByName("header");
     if (f == null || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE || f.isRepeated() || !m.hasField(f)) {

@@ -57,7 +57,7 @@ final class LdlmConnections extends ServerTransportFilter implements ServerInter
           attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), max);
       return attributes;
     }
-    LdlmSession s = new LdlmSession(nodeId, "ldlm " + attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), false);
+    LdlmSession s = new LdlmSession(nodeId, "ldlm " + address(attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)), false);
     live.add(s);
     return attributes.toBuilder().set(SESSION_ATTR, s).build();
   }
@@ -87,6 +87,11 @@ final class LdlmConnections extends ServerTransportFilter implements ServerInter
       return new ServerCall.Listener<>() {};
     }
     return Contexts.interceptCall(Context.current().withValue(SESSION, s), call, headers, next);
+  }
+
+  /** host:port of a client (no leading slash, unlike InetSocketAddress.toString). */
+  static String address(java.net.SocketAddress a) {
+    return a instanceof java.net.InetSocketAddress i ? i.getHostString() + ":" + i.getPort() : String.valueOf(a);
   }
 
   /** The live connections' sessions. */

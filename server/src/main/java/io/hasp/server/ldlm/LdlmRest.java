@@ -246,7 +246,7 @@ final class LdlmRest implements Closeable {
   }
 
   private void createSession(HttpExchange exchange) {
-    LdlmSession s = new LdlmSession(nodeId, "ldlm-rest " + exchange.getRemoteAddress(), true);
+    LdlmSession s = new LdlmSession(nodeId, "ldlm-rest " + LdlmConnections.address(exchange.getRemoteAddress()), true);
     s.session(() -> locks.open(s, timeoutMs)).whenComplete((ref, error) -> {
       try {
         if (error != null) {
@@ -308,7 +308,7 @@ final class LdlmRest implements Closeable {
   /** This node's Hasp client for the REST session of {@code cookie}. */
   private LdlmSession client(String cookie, LdlmSession.Ref ref, HttpExchange exchange) {
     synchronized (clients) {
-      return clients.computeIfAbsent(cookie, c -> LdlmSession.ofRest(nodeId, "ldlm-rest " + exchange.getRemoteAddress(),
+      return clients.computeIfAbsent(cookie, c -> LdlmSession.ofRest(nodeId, "ldlm-rest " + LdlmConnections.address(exchange.getRemoteAddress()),
           ref));
     }
   }

@@ -180,6 +180,7 @@ class LdlmWireTest extends LdlmClusterTest {
       LockResponse granted = waiting.get(10, TimeUnit.SECONDS);
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAt);
       assertLocked(granted, n);
+      System.out.printf("ldlm: n%d: the waiter was granted %d ms after the holder's connection closed%n", i + 1, ms);
       assertTrue(ms <= 2_000, "granted " + ms + " ms after the holder's connection closed (at most 2 s)");
       assertEquals(1, holders(n));
     }
@@ -277,6 +278,8 @@ class LdlmWireTest extends LdlmClusterTest {
       LockResponse granted = waiting.get(30, TimeUnit.SECONDS);
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
       assertLocked(granted, n);
+      System.out.printf("ldlm: n%d%s killed: the waiter was granted %d ms later (ldlm.session.ttl %d ms)%n", i + 1,
+          wasLeader ? " (the leader)" : "", ms, TTL.toMillis());
       assertTrue(ms <= TTL.toMillis() + 2_000, "granted " + ms + " ms after n" + (i + 1) + (wasLeader ? " (the leader)" : "")
           + " was killed; ldlm.session.ttl is " + TTL.toMillis() + " ms");
       cluster.restart(i);

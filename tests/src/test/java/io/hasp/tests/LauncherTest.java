@@ -106,8 +106,8 @@ class LauncherTest {
     for (int i = 1; i <= 3; i++) {
       String line = "n" + i + " ";
       String ldlmAt = " 127.0.0.1:" + (ldlmBasePort + i - 1) + " ";
-      String restAt = " 127.0.0.1:" + (basePort + 250 + i) + " ";
-      assertTrue(status.lines().anyMatch(l -> l.startsWith(line) && l.contains(ldlmAt) && l.contains(restAt)), status);
+      String restAt = " 127.0.0.1:" + (basePort + 250 + i);
+      assertTrue(status.lines().anyMatch(l -> l.startsWith(line) && l.contains(ldlmAt) && l.endsWith(restAt)), status);
     }
     String json = run(0, "status", "--json");
     assertTrue(json.contains("\"ldlmAddress\":\"127.0.0.1:" + ldlmBasePort + "\""), json);

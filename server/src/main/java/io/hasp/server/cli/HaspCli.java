@@ -247,8 +247,8 @@ public final class HaspCli implements Runnable {
       String leader = "";
       int up = 0;
       try (Endpoints endpoints = common.open()) {
-        rows.add(String.format("%-6s %-21s %-21s %-21s %-21s %-10s %6s %8s %8s %8s %8s %4s", "NODE", "API", "HTTP",
-            "LDLM", "LDLM-REST", "ROLE", "TERM", "COMMIT", "APPLIED", "SNAPSHOT", "PID", "TLS"));
+        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s %4s %-21s %s", "NODE", "API", "HTTP", "ROLE",
+            "TERM", "COMMIT", "APPLIED", "SNAPSHOT", "PID", "TLS", "LDLM", "LDLM-REST"));
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
@@ -257,17 +257,17 @@ public final class HaspCli implements Runnable {
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();
             }
-            rows.add(String.format("%-6s %-21s %-21s %-21s %-21s %-10s %6d %8d %8d %8d %8d %4s", s.getNodeId(), address,
-                s.getHttpAddress().isEmpty() ? "off" : s.getHttpAddress(),
+            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d %4s %-21s %s", s.getNodeId(), address,
+                s.getHttpAddress().isEmpty() ? "off" : s.getHttpAddress(), s.getRole(), s.getTerm(), s.getCommitIndex(),
+                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(), s.getTls() ? "on" : "off",
                 s.getLdlmAddress().isEmpty() ? "off" : s.getLdlmAddress(),
-                s.getLdlmRestAddress().isEmpty() ? "off" : s.getLdlmRestAddress(), s.getRole(), s.getTerm(),
-                s.getCommitIndex(), s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(), s.getTls() ? "on" : "off"));
+                s.getLdlmRestAddress().isEmpty() ? "off" : s.getLdlmRestAddress()));
             json.add(Json.of(s));
           } catch (StatusRuntimeException e) {
             // why it is down matters when TLS or tokens are involved (a handshake or auth failure is not a dead node)
             String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
                 : ": " + firstLine(e.getStatus().getDescription())) + transportCause(e);
-            rows.add(String.format("%-6s %-21s %-21s %-21s %-21s %-10s %s", "?", address, "?", "?", "?", "DOWN", why));
+            rows.add(String.format("%-6s %-21s %-21s %-10s %s", "?", address, "?", "DOWN", why));
             json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"ldlmAddress\":\"\","
                 + "\"ldlmRestAddress\":\"\",\"role\":\"DOWN\",\"error\":" + Json.quote(why) + "}");
           }

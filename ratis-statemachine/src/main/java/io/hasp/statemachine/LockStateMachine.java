@@ -523,6 +523,13 @@ public final class LockStateMachine extends BaseStateMachine {
     }
   }
 
+  /** Local (possibly stale) live hold of lock {@code name} with this key, or null. */
+  public Holder localHolder(String name, String key) {
+    synchronized (lock) {
+      return table.holder(name, key);
+    }
+  }
+
   /** Local (possibly stale) size of a lock, 0 when it does not exist. */
   public long localSize(String name) {
     synchronized (lock) {

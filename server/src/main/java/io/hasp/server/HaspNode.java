@@ -62,6 +62,8 @@ public final class HaspNode implements Closeable {
   private final io.hasp.server.ops.Readiness readiness;
   private final io.hasp.server.ops.OpsMetrics ops;
   private final io.hasp.server.ops.OpsHttpServer http;
+  /** The LDLM-compatible front end (io.hasp.server.ldlm); null with ldlm.address off. */
+  private final io.hasp.server.ldlm.LdlmServer ldlm;
   /** Asks for an entry while this node, started with an empty Raft log, has none (see {@link #askUntilAnEntry}). */
   private final java.util.concurrent.ScheduledExecutorService rejoin =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -251,6 +253,18 @@ public final class HaspNode implements Closeable {
       raftServer.close();
       throw new IOException("cannot listen on http.address " + httpAddress + ": " + e.getMessage(), e);
     }
+    try {
+      this.ldlm = config.ldlm().enabled() ? io.hasp.server.ldlm.LdlmServer.start(config,
+          new LockOps(replicator, waits, commands, stateMachine, config.nodeId()), security, metrics) : null;
+    } catch (IOException e) {
+      if (http != null) {
+        http.close();
+      }
+      apiServer.shutdownNow();
+      raftServer.close();
+      security.close();
+      throw e;
+    }
     this.ticker = new LeaderTicker(this::divisionInfo, stateMachine, replicator, clockMs, config.capacity(),
         contact, () -> {
       if (closed || !divisionEnded.compareAndSet(false, true)) {
@@ -349,7 +363,9 @@ public final class HaspNode implements Closeable {
         .setHttpAddress(config.httpAddress() == null ? "" : config.httpAddress().toString())
         .setPid(ProcessHandle.current().pid())
         .setGroupId(config.groupId())
-        .setTls(security.tls());
+        .setTls(security.tls())
+        .setLdlmAddress(ldlm == null ? "" : ldlm.address())
+        .setLdlmRestAddress(ldlm == null ? "" : ldlm.restAddress());
     try {
       RaftServer.Division d = raftServer.getDivision(group.getGroupId());
       DivisionInfo i = d.getInfo();
@@ -441,6 +457,9 @@ public final class HaspNode implements Closeable {
     }
     closed = true;
     readiness.close();
+    if (ldlm != null) {
+      ldlm.close(); // its connections' sessions are closed through the log while the node still can
+    }
     if (http != null) {
       http.close();
     }

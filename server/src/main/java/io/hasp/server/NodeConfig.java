@@ -45,7 +45,8 @@ public record NodeConfig(
     long readyAppliedLagMax,
     String logFormat,
     String logLevel,
-    io.hasp.server.security.SecurityConfig security) {
+    io.hasp.server.security.SecurityConfig security,
+    io.hasp.server.ldlm.LdlmConfig ldlm) {
 
   /** Every key a config file may hold, with its default ("" = required). */
   public static final Map<String, String> KEYS = defaults();
@@ -100,6 +101,9 @@ public record NodeConfig(
     // TLS and auth (off when empty): tls.cert, tls.key, tls.client.ca, tls.peer.ca, tls.reload.interval,
     // auth.tokens.file, auth.cert.roles; see SecurityConfig
     io.hasp.server.security.SecurityConfig.addDefaults(m);
+    // LDLM wire compatibility (io.hasp.server.ldlm): ldlm.address (off by default), ldlm.rest.address, ldlm.session.ttl,
+    // ...; LDLM's own flags and LDLM_* variables are aliases of these and of tls.* (LdlmConfig.ALIASES)
+    io.hasp.server.ldlm.LdlmConfig.addDefaults(m);
     return m;
   }
 
@@ -153,6 +157,8 @@ public record NodeConfig(
         values.put(k, p.getProperty(k).trim());
       }
     }
+    // LDLM's variables (LDLM_PASSWORD, LDLM_TLS_CERT, ...) as aliases; Hasp's own variables below win over them
+    values.putAll(io.hasp.server.ldlm.LdlmConfig.fromLdlmEnv(env));
     for (String k : KEYS.keySet()) {
       String v = env.get("HASP_" + k.toUpperCase(Locale.ROOT).replace('.', '_'));
       if (v != null && !v.isBlank()) {
@@ -175,7 +181,8 @@ public record NodeConfig(
     for (Map.Entry<String, String> e : v.entrySet()) {
       if (e.getValue().isEmpty() && !e.getKey().equals("api.address") && !e.getKey().equals("raft.address")
           && !e.getKey().equals("http.address")
-          && !io.hasp.server.security.SecurityConfig.OPTIONAL_KEYS.contains(e.getKey())) {
+          && !io.hasp.server.security.SecurityConfig.OPTIONAL_KEYS.contains(e.getKey())
+          && !io.hasp.server.ldlm.LdlmConfig.OPTIONAL_KEYS.contains(e.getKey())) {
         throw new ConfigException("missing required key '" + e.getKey() + "'");
       }
     }
@@ -201,6 +208,8 @@ public record NodeConfig(
     } catch (IllegalArgumentException e) {
       throw new ConfigException("group.id must be a UUID, got '" + v.get("group.id") + "'");
     }
+    HostPort http = httpAddress(v.get("http.address"), api, raft);
+    io.hasp.server.security.SecurityConfig security = io.hasp.server.security.SecurityConfig.from(v, NodeConfig::parseDuration);
     return new NodeConfig(id, api, raft, peers, Path.of(v.get("data.dir")).toAbsolutePath(), v.get("group.id"),
         min, max, parsePositiveLong("snapshot.threshold.entries", v.get("snapshot.threshold.entries")),
         parsePositiveLong("log.segment.size.bytes", v.get("log.segment.size.bytes")),
@@ -213,11 +222,12 @@ public record NodeConfig(
             v.get("limits.calls.per.connection.max"))),
         parseBoolean("join", v.get("join")),
         parseBoolean("unsafe.local.grants", v.get("unsafe.local.grants")),
-        httpAddress(v.get("http.address"), api, raft),
+        http,
         parsePositiveLong("ready.applied.lag.max", v.get("ready.applied.lag.max")),
         oneOf("log.format", v.get("log.format"), "text", "json"),
         oneOf("log.level", v.get("log.level"), "trace", "debug", "info", "warn", "error"),
-        io.hasp.server.security.SecurityConfig.from(v, NodeConfig::parseDuration));
+        security,
+        io.hasp.server.ldlm.LdlmConfig.from(v, api, raft, http, security.mutualTls()));
   }
 
   /** Offset of the derived HTTP port from the API port (the launcher's node i on base B: B+200+i). */

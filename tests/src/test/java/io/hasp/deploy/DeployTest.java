@@ -114,7 +114,7 @@ class DeployTest {
   }
 
   private void composeCluster(String project, String image) throws Exception {
-    int[] ports = io.hasp.tests.FreePorts.loopback(6);
+    int[] ports = io.hasp.tests.FreePorts.loopback(9);
     Map<String, String> env = new HashMap<>(docker);
     env.put("HASP_IMAGE", image);
     List<String> endpoints = new ArrayList<>();
@@ -122,6 +122,7 @@ class DeployTest {
     for (int i = 1; i <= 3; i++) {
       env.put("HASP_API_PORT_" + i, Integer.toString(ports[i - 1]));
       env.put("HASP_HTTP_PORT_" + i, Integer.toString(ports[i + 2]));
+      env.put("HASP_LDLM_PORT_" + i, Integer.toString(ports[i + 5]));
       endpoints.add("127.0.0.1:" + ports[i - 1]);
       httpPorts.add(Integer.toString(ports[i + 2]));
     }

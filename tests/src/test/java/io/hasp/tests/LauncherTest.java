@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherTest {
   @TempDir Path home;
   int basePort;
+  int ldlmBasePort;
 
   private Path script() {
     Path p = Path.of("..", "hasp").toAbsolutePath().normalize();
@@ -35,6 +36,7 @@ class LauncherTest {
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("HASP_HOME", home.toString());
     pb.environment().put("HASP_BASE_PORT", Integer.toString(basePort));
+    pb.environment().put("HASP_LDLM_BASE_PORT", Integer.toString(ldlmBasePort));
     pb.environment().remove("HASP_ENDPOINTS");
     Process p = pb.start();
     assertTrue(p.waitFor(180, TimeUnit.SECONDS), "timed out: " + String.join(" ", args));
@@ -48,7 +50,19 @@ class LauncherTest {
     for (int attempt = 0; attempt < 50; attempt++) {
       int base = 20_000 + (int) (Math.random() * 30_000);
       if (free(base + 1) && free(base + 2) && free(base + 3) && free(base + 101) && free(base + 102) && free(base + 103)
-          && free(base + 201) && free(base + 202) && free(base + 203)) {
+          && free(base + 201) && free(base + 202) && free(base + 203) && free(base + 251) && free(base + 252)
+          && free(base + 253)) {
+        return base;
+      }
+    }
+    throw new IllegalStateException("no free port range");
+  }
+
+  /** A base for the launcher's LDLM ports (n1..n3 on base..base+2), free now and apart from {@code haspBase}'s. */
+  static int freeLdlmBase(int haspBase) throws IOException {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int base = 20_000 + (int) (Math.random() * 30_000);
+      if (Math.abs(base - haspBase) > 300 && free(base) && free(base + 1) && free(base + 2)) {
         return base;
       }
     }
@@ -71,6 +85,7 @@ class LauncherTest {
   @Test
   void upStatusLockDown() throws Exception {
     basePort = freeBase();
+    ldlmBasePort = freeLdlmBase(basePort);
     String up = run(0, "up");
     assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);
     String status = run(0, "status");
@@ -87,6 +102,27 @@ class LauncherTest {
       assertEquals(200, health.statusCode(), health.body());
     }
     assertTrue(run(0, "lock", "launcher", "--", "echo", "held-it").contains("held-it"));
+    // LDLM: node i serves LDLM's gRPC service on the LDLM base + i - 1 and its REST API on base + 250 + i
+    for (int i = 1; i <= 3; i++) {
+      String line = "n" + i + " ";
+      String ldlmAt = " 127.0.0.1:" + (ldlmBasePort + i - 1) + " ";
+      String restAt = " 127.0.0.1:" + (basePort + 250 + i);
+      assertTrue(status.lines().anyMatch(l -> l.startsWith(line) && l.contains(ldlmAt) && l.endsWith(restAt)), status);
+    }
+    String json = run(0, "status", "--json");
+    assertTrue(json.contains("\"ldlmAddress\":\"127.0.0.1:" + ldlmBasePort + "\""), json);
+    assertTrue(json.contains("\"ldlmRestAddress\":\"127.0.0.1:" + (basePort + 251) + "\""), json);
+    try (LdlmWireClient ldlm = LdlmWireClient.plaintext("127.0.0.1:" + (ldlmBasePort + 1))) {
+      io.hasp.tests.ldlmwire.LockResponse held = ldlm.lock("launcher-ldlm");
+      assertTrue(held.getLocked(), held.toString());
+      String list = run(0, "ldlm", "list");
+      assertTrue(list.contains("{Name: launcher-ldlm, Token: ") && list.contains("Owner: ldlm 127.0.0.1:"), list);
+      assertTrue(run(0, "ldlm", "unlock", "launcher-ldlm", held.getKey()).contains("Unlocked: true"));
+      assertTrue(ldlm.lock("launcher-ldlm").getLocked());
+      assertTrue(run(0, "ldlm", "unlock", "launcher-ldlm").contains("Unlocked: true"), "without a key: every holder");
+      assertTrue(run(0, "ldlm", "list").contains("No locks found"));
+      assertTrue(run(2, "ldlm", "unlock", "launcher-ldlm").contains("LOCK_NOT_FOUND"));
+    }
     // start after kill returns once the new process serves (the log still holds the killed run's READY line)
     assertTrue(run(0, "kill", "n2").contains("killed n2"));
     assertTrue(run(0, "start", "n2").contains("started n2"));

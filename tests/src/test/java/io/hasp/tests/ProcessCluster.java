@@ -48,6 +48,12 @@ public final class ProcessCluster implements AutoCloseable {
 
   /** As {@link #start(int, Path)}, with extra node config keys (e.g. snapshot.threshold.entries). */
   public static ProcessCluster start(int n, Path dir, Map<String, String> extraConfig) throws IOException {
+    return start(n, dir, i -> extraConfig);
+  }
+
+  /** As {@link #start(int, Path)}, with extra config keys per node (index 0..n-1), e.g. each node's own ports. */
+  public static ProcessCluster start(int n, Path dir, java.util.function.IntFunction<Map<String, String>> extraConfig)
+      throws IOException {
     ProcessCluster c = new ProcessCluster(dir, n);
     Runtime.getRuntime().addShutdownHook(new Thread(c::close, "process-cluster-cleanup"));
     int[] ports = FreePorts.loopback(3 * n);
@@ -70,7 +76,7 @@ public final class ProcessCluster implements AutoCloseable {
       cfg.put("peers", peers.toString());
       cfg.put("data.dir", dir.resolve(c.ids.get(i)).toString());
       cfg.put("http.address", c.httpAddresses.get(i));
-      cfg.putAll(extraConfig);
+      cfg.putAll(extraConfig.apply(i));
       Path file = dir.resolve(c.ids.get(i) + ".properties");
       Files.writeString(file, cfg.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\"))
           .collect(Collectors.joining("\n")) + "\n");

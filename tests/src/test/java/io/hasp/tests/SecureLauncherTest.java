@@ -27,6 +27,7 @@ class SecureLauncherTest {
   @TempDir Path home;
   @TempDir Path elsewhere;
   int basePort;
+  int ldlmBasePort;
 
   private static Path script() {
     Path p = Path.of("..", "hasp").toAbsolutePath().normalize();
@@ -39,6 +40,7 @@ class SecureLauncherTest {
     ProcessBuilder pb = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true);
     pb.environment().put("HASP_HOME", home.toString());
     pb.environment().put("HASP_BASE_PORT", Integer.toString(basePort));
+    pb.environment().put("HASP_LDLM_BASE_PORT", Integer.toString(ldlmBasePort));
     for (String v : List.of("HASP_ENDPOINTS", "HASP_TLS_CA", "HASP_TLS_CERT", "HASP_TLS_KEY", "HASP_TOKEN")) {
       pb.environment().remove(v);
     }
@@ -59,7 +61,7 @@ class SecureLauncherTest {
       int base = 20_000 + (int) (Math.random() * 30_000);
       boolean all = true;
       for (int port : new int[] {base + 1, base + 2, base + 3, base + 101, base + 102, base + 103, base + 201,
-          base + 202, base + 203}) {
+          base + 202, base + 203, base + 251, base + 252, base + 253}) {
         all &= free(port);
       }
       if (all) {
@@ -87,6 +89,7 @@ class SecureLauncherTest {
   @Test
   void upSecurePrintsSettingsThatWorkAndPlaintextFails() throws Exception {
     basePort = freeBase();
+    ldlmBasePort = LauncherTest.freeLdlmBase(basePort);
     String up = hasp(0, "up --secure");
     assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);
     String exports = up.lines().filter(l -> l.startsWith("  export ")).collect(Collectors.joining("\n"));
@@ -97,7 +100,8 @@ class SecureLauncherTest {
     }
     // the printed settings alone, in a shell whose HASP_HOME holds no cluster (nothing to pick up)
     String printed = bash(0, Map.of(), exports + "\nHASP_HOME='" + elsewhere + "' '" + script() + "' status");
-    assertEquals(3, printed.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).* on")).count(), printed);
+    // the TLS column, then the LDLM columns
+    assertEquals(3, printed.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).* on( .*)?")).count(), printed);
     assertTrue(bash(0, Map.of(), exports + "\nHASP_HOME='" + elsewhere + "' '" + script()
         + "' lock secure-demo -- echo held-it").contains("held-it"));
     // ./hasp picks the settings up from HASP_HOME by itself (as admin)

@@ -835,6 +835,13 @@ public final class LockTable {
     return hr == null ? null : effective(locks.get(hr.name()).holders.get(hr.key()));
   }
 
+  /** The live hold of lock {@code name} with this key (with its effective deadline), or null. */
+  public Holder holder(String name, String key) {
+    LockState lock = locks.get(name);
+    Holder h = lock == null ? null : lock.holders.get(key);
+    return h == null ? null : effective(h);
+  }
+
   /** The size of a lock that exists, else 0. */
   public long sizeOf(String name) {
     LockState lock = locks.get(name);

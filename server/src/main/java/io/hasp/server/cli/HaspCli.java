@@ -44,7 +44,7 @@ import picocli.CommandLine.Parameters;
     subcommands = {NodeCommand.class, HaspCli.Status.class, LockCommand.class, HaspCli.TryLock.class,
         HaspCli.Unlock.class, HaspCli.Renew.class, HaspCli.IsLocked.class, HaspCli.Get.class, HaspCli.ListCmd.class,
         HaspCli.Flush.class, AdminCommands.MemberCmd.class, AdminCommands.LeaderCmd.class, AdminCommands.Snapshot.class,
-        CertsCommand.class, TokenCommand.class},
+        CertsCommand.class, TokenCommand.class, LdlmCommands.class},
     footer = {"", "Exit codes: 0 ok, 1 not acquired / wait timed out, 2 error; lock NAME -- CMD exits with CMD's code.",
         "Endpoints: --endpoints, else HASP_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003."})
 public final class HaspCli implements Runnable {
@@ -237,7 +237,8 @@ public final class HaspCli implements Runnable {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Each node's id, API and HTTP (metrics/health) address, role, term, indexes and pid.")
+      description = "Each node's id, API and HTTP (metrics/health) address, role, term, indexes, pid, TLS, and LDLM "
+          + "addresses (gRPC, REST).")
   static final class Status extends Base {
     @Override
     public Integer call() {
@@ -246,8 +247,8 @@ public final class HaspCli implements Runnable {
       String leader = "";
       int up = 0;
       try (Endpoints endpoints = common.open()) {
-        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s %4s", "NODE", "API", "HTTP", "ROLE", "TERM",
-            "COMMIT", "APPLIED", "SNAPSHOT", "PID", "TLS"));
+        rows.add(String.format("%-6s %-21s %-21s %-10s %6s %8s %8s %8s %8s %4s %-21s %s", "NODE", "API", "HTTP", "ROLE",
+            "TERM", "COMMIT", "APPLIED", "SNAPSHOT", "PID", "TLS", "LDLM", "LDLM-REST"));
         for (String address : endpoints.addresses()) {
           try {
             ClusterStatusResponse s = io.hasp.proto.HaspGrpc.newBlockingStub(endpoints.channel(address))
@@ -256,17 +257,19 @@ public final class HaspCli implements Runnable {
             if (!s.getLeaderId().isEmpty()) {
               leader = s.getLeaderId();
             }
-            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d %4s", s.getNodeId(), address,
+            rows.add(String.format("%-6s %-21s %-21s %-10s %6d %8d %8d %8d %8d %4s %-21s %s", s.getNodeId(), address,
                 s.getHttpAddress().isEmpty() ? "off" : s.getHttpAddress(), s.getRole(), s.getTerm(), s.getCommitIndex(),
-                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(), s.getTls() ? "on" : "off"));
+                s.getAppliedIndex(), s.getSnapshotIndex(), s.getPid(), s.getTls() ? "on" : "off",
+                s.getLdlmAddress().isEmpty() ? "off" : s.getLdlmAddress(),
+                s.getLdlmRestAddress().isEmpty() ? "off" : s.getLdlmRestAddress()));
             json.add(Json.of(s));
           } catch (StatusRuntimeException e) {
             // why it is down matters when TLS or tokens are involved (a handshake or auth failure is not a dead node)
             String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
                 : ": " + firstLine(e.getStatus().getDescription())) + transportCause(e);
             rows.add(String.format("%-6s %-21s %-21s %-10s %s", "?", address, "?", "DOWN", why));
-            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"role\":\"DOWN\",\"error\":"
-                + Json.quote(why) + "}");
+            json.add("{\"apiAddress\":" + Json.quote(address) + ",\"httpAddress\":\"\",\"ldlmAddress\":\"\","
+                + "\"ldlmRestAddress\":\"\",\"role\":\"DOWN\",\"error\":" + Json.quote(why) + "}");
           }
         }
       }

@@ -49,6 +49,73 @@ public final class NodeCommand implements Callable<Integer> {
       + "default: the API host, API port + 200)")
   String httpAddress;
 
+  // LDLM's server flags, as aliases of Hasp's keys (io.hasp.server.ldlm.LdlmConfig.ALIASES), so an LDLM
+  // deployment's command line moves over unchanged.
+  @Option(names = {"-l", "--listen_address"}, description = "LDLM: host:port of the LDLM service (ldlm.address)")
+  String ldlmListenAddress;
+
+  @Option(names = {"-k", "--keepalive_interval"}, description = "LDLM: ldlm.keepalive.interval (default 1m)")
+  String ldlmKeepaliveInterval;
+
+  @Option(names = {"-t", "--keepalive_timeout"}, description = "LDLM: ldlm.keepalive.timeout (default 10s)")
+  String ldlmKeepaliveTimeout;
+
+  @Option(names = {"-d", "--default_lock_timeout"}, description = "LDLM: accepted; it applies to LDLM's state file only")
+  String ldlmDefaultLockTimeout;
+
+  @Option(names = {"-n", "--no_clear_on_disconnect"}, arity = "0..1", fallbackValue = "true",
+      description = "LDLM: a connection's end does not release its locks (ldlm.no.clear.on.disconnect)")
+  String ldlmNoClearOnDisconnect;
+
+  @Option(names = "--password", description = "LDLM: the password LDLM clients send (ldlm.password); prefer LDLM_PASSWORD")
+  String ldlmPassword;
+
+  @Option(names = "--tls_cert", description = "LDLM: tls.cert") String ldlmTlsCert;
+  @Option(names = "--tls_key", description = "LDLM: tls.key") String ldlmTlsKey;
+  @Option(names = "--client_ca", description = "LDLM: tls.client.ca (client certificates required)") String ldlmClientCa;
+
+  @Option(names = "--client_cert_verify", arity = "0..1", fallbackValue = "true",
+      description = "LDLM: ldlm.client.cert.verify (needs --client_ca)")
+  String ldlmClientCertVerify;
+
+  @Option(names = {"-r", "--rest_listen_address"}, description = "LDLM: host:port of LDLM's REST API (ldlm.rest.address)")
+  String ldlmRestListenAddress;
+
+  @Option(names = "--rest_session_timeout", description = "LDLM: ldlm.rest.session.timeout (default 10m)")
+  String ldlmRestSessionTimeout;
+
+  @Option(names = {"-v", "--log_level"}, description = "LDLM: log.level")
+  String ldlmLogLevel;
+
+  /** LDLM's settings that have no meaning in Hasp: accepted, so an LDLM command line starts, and reported. */
+  @Option(names = {"-g", "--lock_gc_interval", "-m", "--lock_gc_min_idle", "--shards", "--ipc_socket_file", "-s",
+      "--state_file"}, hidden = true)
+  java.util.List<String> ldlmIgnored;
+
+  private Map<String, String> ldlmFlags() {
+    Map<String, String> f = new LinkedHashMap<>();
+    f.put("listen_address", ldlmListenAddress);
+    f.put("keepalive_interval", ldlmKeepaliveInterval);
+    f.put("keepalive_timeout", ldlmKeepaliveTimeout);
+    f.put("default_lock_timeout", ldlmDefaultLockTimeout);
+    f.put("no_clear_on_disconnect", ldlmNoClearOnDisconnect);
+    f.put("password", ldlmPassword);
+    f.put("tls_cert", ldlmTlsCert);
+    f.put("tls_key", ldlmTlsKey);
+    f.put("client_ca", ldlmClientCa);
+    f.put("client_cert_verify", ldlmClientCertVerify);
+    f.put("rest_listen_address", ldlmRestListenAddress);
+    f.put("rest_session_timeout", ldlmRestSessionTimeout);
+    f.put("log_level", ldlmLogLevel);
+    Map<String, String> keys = new LinkedHashMap<>();
+    f.forEach((flag, value) -> {
+      if (value != null) {
+        keys.put(io.hasp.server.ldlm.LdlmConfig.ALIASES.get(flag), value);
+      }
+    });
+    return keys;
+  }
+
   /**
    * SIGHUP reads the TLS and token files again (they are also watched; this forces it at once) instead of the
    * JVM's default for HUP, which is to exit. Where the signal cannot be taken (e.g. -Xrs) only the watch remains.
@@ -71,6 +138,12 @@ public final class NodeCommand implements Callable<Integer> {
     overrides.put("api.address", apiAddress);
     overrides.put("raft.address", raftAddress);
     overrides.put("http.address", httpAddress);
+    overrides.putAll(ldlmFlags());
+    if (ldlmIgnored != null && !ldlmIgnored.isEmpty()) {
+      System.err.println("warning: LDLM's lock_gc_interval, lock_gc_min_idle, shards, ipc_socket_file and state_file "
+          + "have no meaning in Hasp (empty locks are deleted at once, state is replicated, ./hasp ldlm is the admin "
+          + "tool): ignored");
+    }
     NodeConfig cfg;
     try {
       boolean useDefault = config == null && defaultConfig != null && java.nio.file.Files.exists(defaultConfig);

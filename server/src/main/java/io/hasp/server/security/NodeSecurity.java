@@ -230,6 +230,70 @@ public final class NodeSecurity implements Closeable {
     }
   }
 
+  /**
+   * TLS only (and mTLS with tls.client.ca), without Hasp's token and role checks: for the LDLM-compatible port,
+   * whose clients authenticate LDLM's way (see {@link #acceptsToken}, {@link #acceptsCertificate}).
+   */
+  public void configureTlsOnly(NettyServerBuilder builder) {
+    if (apiContext != null) {
+      builder.sslContext(apiContext);
+    }
+  }
+
+  /**
+   * A JDK {@link javax.net.ssl.SSLContext} with this node's certificate (reloaded like the others) and, with
+   * tls.client.ca, its client trust (then {@link #mutualTls()}: require a client certificate); null without TLS.
+   * For the HTTPS of the LDLM REST API.
+   */
+  public javax.net.ssl.SSLContext jdkServerContext() {
+    if (keys == null) {
+      return null;
+    }
+    try {
+      javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+      ctx.init(new javax.net.ssl.KeyManager[] {keys},
+          clientTrust == null ? null : new javax.net.ssl.TrustManager[] {clientTrust}, null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot set up TLS for HTTPS: " + e.getMessage(), e);
+    }
+  }
+
+  /** Clients must present a certificate signed by tls.client.ca. */
+  public boolean mutualTls() {
+    return clientTrust != null;
+  }
+
+  /** Hasp's token or certificate auth is on (auth.tokens.file or auth.cert.roles). */
+  public boolean authOn() {
+    return cfg.auth();
+  }
+
+  /** True when {@code token} (raw, or as "Bearer token") is one of auth.tokens.file's, any role. */
+  public boolean acceptsToken(String token) {
+    if (cfg.tokensFile() == null || token == null) {
+      return false;
+    }
+    String t = token.trim();
+    if (t.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      t = t.substring(7).trim();
+    }
+    return !t.isEmpty() && tokens.find(t) != null;
+  }
+
+  /** True when the TLS session's verified client certificate has a role in auth.cert.roles. */
+  public boolean acceptsCertificate(javax.net.ssl.SSLSession ssl) {
+    if (ssl == null || cfg.certRoles().isEmpty()) {
+      return false;
+    }
+    try {
+      java.security.cert.Certificate[] chain = ssl.getPeerCertificates();
+      return chain.length > 0 && chain[0] instanceof X509Certificate x && cfg.certRoles().roleOf(x) != null;
+    } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+      return false;
+    }
+  }
+
   /** The certificate this node presents now (null without TLS). */
   public X509Certificate certificate() {
     return keys == null ? null : keys.certificate();

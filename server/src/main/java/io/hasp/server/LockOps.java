@@ -57,6 +57,21 @@ public final class LockOps {
     return replicator.read(query);
   }
 
+  /**
+   * True when this TryLock command (from {@link #buildLock}) would be answered "not acquired" without changing
+   * anything, as a linearizable read of the applied state says (see {@code LockTable.tryLockFailsNow}): it may then
+   * be answered so without a log entry. False when it may be granted, or cannot be told.
+   */
+  public CompletableFuture<Boolean> tryLockFailsNow(Command tryLock) {
+    return replicator.read(io.hasp.proto.replicated.Query.newBuilder().setTryLock(tryLock).build()).handle((b, e) -> {
+      try {
+        return e == null && io.hasp.proto.replicated.TryLockProbe.parseFrom(b).getFails();
+      } catch (com.google.protobuf.InvalidProtocolBufferException x) {
+        return false;
+      }
+    });
+  }
+
   public Command buildLock(LockRequest r, RequestHeader header, boolean tryOnly) {
     return commands.lock(r, header, tryOnly);
   }

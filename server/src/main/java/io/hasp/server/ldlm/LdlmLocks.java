@@ -263,6 +263,18 @@ final class LdlmLocks {
         return;
       }
       call.onCancel(this::cancelled);
+      if (tryOnly) {
+        // a TryLock on a full lock: "not acquired" from a linearizable read, no log entry (as Hasp's TryLock)
+        ops.tryLockFailsNow(first).whenComplete((fails, e) -> {
+          if (e == null && fails) {
+            settle();
+            result.complete(answer.setLocked(false).build());
+          } else {
+            round();
+          }
+        });
+        return;
+      }
       round();
     }
 

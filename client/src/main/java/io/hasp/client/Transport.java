@@ -33,6 +33,25 @@ final class Transport implements AutoCloseable {
   static final long KEEPALIVE_TIME_MS = 10_000;
   static final long KEEPALIVE_TIMEOUT_MS = 5_000;
 
+  /**
+   * The deadlines of every try on a call stream, for every client in this JVM (as gRPC keeps one timer for the
+   * deadlines of all its calls): a timer of one client's own would be woken by nearly every call, since each new
+   * deadline is usually its only one. Almost every deadline is cancelled (the answer came first) and removed at
+   * once; the thread only runs what expires, and never blocks.
+   */
+  private static final java.util.concurrent.ScheduledThreadPoolExecutor DEADLINES = deadlineTimer();
+
+  private static java.util.concurrent.ScheduledThreadPoolExecutor deadlineTimer() {
+    java.util.concurrent.ScheduledThreadPoolExecutor t = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+        r -> {
+          Thread th = new Thread(r, "hasp-client-deadlines");
+          th.setDaemon(true);
+          return th;
+        });
+    t.setRemoveOnCancelPolicy(true);
+    return t;
+  }
+
   private final List<String> endpoints;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, CallLine> lines = new ConcurrentHashMap<>();
@@ -122,12 +141,13 @@ final class Transport implements AutoCloseable {
       long id = line.send(Frames.frame(method, request.apply(n)), t);
       java.util.concurrent.ScheduledFuture<?> deadline;
       try {
-        deadline = scheduler.schedule(() -> {
+        // what follows an expiry runs on this client's own scheduler, never on the shared timer's thread
+        deadline = DEADLINES.schedule(() -> scheduler.execute(() -> {
           if (line.cancel(id)) {
             t.onError(Status.DEADLINE_EXCEEDED.withDescription("no answer within " + tryMs + " ms")
                 .asRuntimeException());
           }
-        }, tryMs, TimeUnit.MILLISECONDS);
+        }), tryMs, TimeUnit.MILLISECONDS);
       } catch (RejectedExecutionException x) {
         line.cancel(id);
         result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));

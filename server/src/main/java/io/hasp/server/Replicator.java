@@ -55,7 +55,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 public final class Replicator implements Closeable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Replicator.class);
   static final long CALL_TIMEOUT_MS = 8_000;
-  static final long RETRY_DELAY_MS = 50;
+  static final long RETRY_DELAY_MS = 20;
   /** One try of a batch forwarded to the leader; then it is sent again to whoever leads by then. */
   static final long FORWARD_TRY_MS = 1_500;
 

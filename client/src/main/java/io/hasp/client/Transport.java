@@ -101,6 +101,29 @@ final class Transport implements AutoCloseable {
   static final class Call<R> extends CompletableFuture<R> {
     /** Cancels the try now on the wire (a unary call, or a call on the stream), or null. */
     private volatile Runnable current;
+    /** The most telling failure of the tries so far (a TLS handshake error over a refused connection over a
+     *  deadline): what the caller is told when the budget runs out, rather than whatever the last try hit. */
+    private StatusRuntimeException telling;
+
+    synchronized StatusRuntimeException mostTelling(StatusRuntimeException e) {
+      if (telling == null || rank(e) > rank(telling)) {
+        telling = e;
+      }
+      return telling;
+    }
+
+    private static int rank(StatusRuntimeException e) {
+      for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+        if (c instanceof javax.net.ssl.SSLException || c instanceof java.security.cert.CertificateException) {
+          return 3;
+        }
+      }
+      return switch (e.getStatus().getCode()) {
+        case UNAVAILABLE -> 2;
+        case DEADLINE_EXCEEDED -> 1;
+        default -> 0;
+      };
+    }
 
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
@@ -243,8 +266,13 @@ final class Transport implements AutoCloseable {
       }
       StatusRuntimeException e = t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
       RetryPolicy.Decision d = RetryPolicy.decide(e);
-      if (!d.retry() || plan.budget().spent() || closed) {
+      if (!d.retry()) {
         result.completeExceptionally(RetryPolicy.toException(e, security.tls()));
+        return;
+      }
+      StatusRuntimeException telling = result.mostTelling(e);
+      if (plan.budget().spent() || closed) {
+        result.completeExceptionally(RetryPolicy.toException(telling, security.tls()));
         return;
       }
       // a pulse: the node says the wait goes on; no answer at all within the try means the node is not

@@ -17,6 +17,24 @@ import org.junit.jupiter.api.Test;
 class ClientValidationTest {
 
   @Test
+  void aCallThatRunsOutOfTriesReportsItsMostTellingFailure() {
+    StatusRuntimeException deadline = Status.DEADLINE_EXCEEDED.withDescription("no answer").asRuntimeException();
+    StatusRuntimeException refused = Status.UNAVAILABLE.withCause(new java.net.ConnectException("refused"))
+        .asRuntimeException();
+    StatusRuntimeException handshake = Status.UNAVAILABLE.withDescription("io exception")
+        .withCause(new javax.net.ssl.SSLHandshakeException("PKIX path building failed")).asRuntimeException();
+    Transport.Call<Object> call = new Transport.Call<>();
+    assertEquals(deadline, call.mostTelling(deadline));
+    assertEquals(handshake, call.mostTelling(handshake));
+    assertEquals(handshake, call.mostTelling(deadline), "a later deadline does not hide the handshake failure");
+    assertEquals(handshake, call.mostTelling(refused));
+    Transport.Call<Object> other = new Transport.Call<>();
+    other.mostTelling(deadline);
+    assertEquals(refused, other.mostTelling(refused));
+    assertTrue(RetryPolicy.toException(call.mostTelling(deadline), true).getMessage().contains("TLS handshake failed"));
+  }
+
+  @Test
   void badOptionsAreRejectedBeforeAnythingIsSent() {
     assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().size(0));
     assertThrows(IllegalArgumentException.class, () -> LockOptions.builder().size(-1));

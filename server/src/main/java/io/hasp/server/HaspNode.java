@@ -437,7 +437,34 @@ public final class HaspNode implements Closeable {
     }
     apiServer.shutdownNow();
     replicator.close();
+    DivisionInfo division = divisionInfo();
     raftServer.close();
+    awaitClosed(division);
     security.close();
+  }
+
+  /**
+   * Ratis' RaftServer.close() closes its divisions on other threads and returns before they are done (a division
+   * that a removal already closes may still be closing too), so the state machine's RocksDB could still be open
+   * when close returned: a node started again on the same directory in this process then failed ("lock hold by
+   * current process"). Waits, bounded, until the division (and with it the state machine) is closed.
+   */
+  private static void awaitClosed(DivisionInfo division) {
+    if (division == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (division.getLifeCycleState() != org.apache.ratis.util.LifeCycle.State.CLOSED
+        && System.nanoTime() - deadline < 0) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    if (division.getLifeCycleState() != org.apache.ratis.util.LifeCycle.State.CLOSED) {
+      LOG.warn("The Raft division did not close within 30 s (state {})", division.getLifeCycleState());
+    }
   }
 }

@@ -392,8 +392,12 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     if (c instanceof LeaderNotReadyException || c instanceof LeaderSteppingDownException) {
       return new HaspError(ErrorCode.NO_QUORUM, "the leader cannot change the group now (" + why + ")");
     }
-    if (c instanceof ReconfigurationInProgressException || c instanceof SetConfigurationException
-        || c instanceof ReconfigurationTimeoutException) {
+    if (c instanceof ReconfigurationTimeoutException) { // Ratis' staging saw no answer for the staging timeout
+      return new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "the leader dropped the change: the node being added did "
+          + "not answer for the staging timeout (" + HaspNode.STAGING_TIMEOUT_S + " s unless raft.server.staging.timeout "
+          + "is set; is it running, with join=true, and reachable at its Raft address?) (" + why + ")");
+    }
+    if (c instanceof ReconfigurationInProgressException || c instanceof SetConfigurationException) {
       return new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "the membership change was refused (" + why + ")");
     }
     if (c instanceof IOException) { // Ratis' RaftExceptions (a transfer that timed out, a server closing, ...)

@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HaspNode implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(HaspNode.class);
+  /** How long a node being added may stay silent before the leader drops the change (see the Ratis settings). */
+  static final long STAGING_TIMEOUT_S = 15;
 
   private final NodeConfig config;
   private final RaftGroup group;
@@ -150,6 +152,11 @@ public final class HaspNode implements Closeable {
     // 2.0-2.5 ms to 1.6-1.95 ms a write (1 client, this 2-core machine). Off also avoids a path a public review
     // of Ratis questions: an in-flight append reused for a new leader's conflicting entries at the same index.
     RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
+    // Membership (issue 15): Ratis stages a node being added and drops the change ("NOPROGRESS") when the node
+    // has not answered for raft.server.staging.timeout, by default 3 x the election timeout max (0.9 s), counted
+    // from 0.3 s before the add. A node that has just started (JIT, first connections) on a busy 2-core machine
+    // took longer than that, and the chaos run's member add failed. A dead node still fails the add, after this.
+    RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(STAGING_TIMEOUT_S, TimeUnit.SECONDS));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {

@@ -99,7 +99,11 @@ class MembershipTest {
   }
 
   private void start(String id, List<String> peerIds, boolean join) throws IOException {
-    Map<String, String> cfg = new LinkedHashMap<>();
+    start(id, peerIds, join, Map.of());
+  }
+
+  private void start(String id, List<String> peerIds, boolean join, Map<String, String> extra) throws IOException {
+    Map<String, String> cfg = new LinkedHashMap<>(extra);
     cfg.put("node.id", id);
     cfg.put("peers", peers(peerIds));
     cfg.put("data.dir", dir.resolve(id).toString());
@@ -326,6 +330,47 @@ class MembershipTest {
     // and the node it left as a listener can be removed again
     assertEquals(3, onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId("n9").build()))
         .getMembersCount());
+  }
+
+  /**
+   * A node that answers only seconds after the add begins (a JVM that has just started on a busy machine) is
+   * added: Ratis' leader would drop the staged change after 0.6 s of silence by default (3 x the election
+   * timeout max, less the 0.3 s it counts as already elapsed), which failed the chaos run's member add.
+   */
+  @Test
+  void nodeThatAnswersSecondsAfterTheAddBeginsIsAdded() throws Exception {
+    for (String id : List.of("n1", "n2", "n3", "n4")) {
+      define(id);
+    }
+    List<String> first = List.of("n1", "n2", "n3");
+    for (String id : first) {
+      start(id, first, false);
+    }
+    try (HaspClient c = HaspClient.builder().endpoints(api.get("n1"), api.get("n2"), api.get("n3")).build()) {
+      c.lock("leader-is-ready").close();
+    }
+    int raftPort = Integer.parseInt(raft.get("n4").substring(raft.get("n4").lastIndexOf(':') + 1));
+    java.util.concurrent.CompletableFuture<io.hasp.proto.AddMemberResponse> added;
+    // n4's Raft port accepts connections but says nothing: the leader reaches it and gets no answer
+    try (ServerSocket silent = new ServerSocket(raftPort, 50, InetAddress.getLoopbackAddress())) {
+      silent.setSoTimeout(60_000);
+      added = java.util.concurrent.CompletableFuture.supplyAsync(() -> onLeader(a -> a.addMember(AddMemberRequest
+          .newBuilder().setId("n4").setRaftAddress(raft.get("n4")).setApiAddress(api.get("n4"))
+          .setCatchUpTimeoutMs(60_000).build())));
+      try (java.net.Socket leaderConnection = silent.accept()) { // the leader began the add and tries n4
+        long silentUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); // the fault: 3 s without an answer
+        while (System.nanoTime() < silentUntil && !added.isDone()) {
+          ProcessCluster.sleep(50);
+        }
+      }
+    }
+    assertTrue(!added.isDone() || !added.isCompletedExceptionally(), () -> "the add failed while n4 was silent: "
+        + added.handle((r, e) -> String.valueOf(e)).join());
+    start("n4", List.of("n1", "n2", "n3", "n4"), true);
+    ListMembersResponse after = ListMembersResponse.newBuilder()
+        .addAllMembers(added.get(120, TimeUnit.SECONDS).getMembersList()).build();
+    assertEquals(List.of("n1:VOTER", "n2:VOTER", "n3:VOTER", "n4:VOTER"), describe(after));
+    waitFor(() -> nodes.get("n4").status().getRole().equals("FOLLOWER"), "n4 follows");
   }
 
   private static void deleteTree(Path p) throws IOException {

@@ -77,14 +77,17 @@ public final class HaspNode implements Closeable {
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
-      RaftPeer peer = Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress());
-      if (config.join() && p.id().equals(config.nodeId())) {
-        // joining: a listener in its own first configuration, so it never campaigns (a candidate that the group
-        // does not know is told to shut down); the leader's configuration replaces this one when it is added
-        peer = RaftPeer.newBuilder(peer).setStartupRole(org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER).build();
-      }
-      raftPeers.add(peer);
       peers.put(p.id(), p);
+      // Joining: the node starts with an empty first configuration (Ratis' way to add a server), so Ratis keeps
+      // it in its "initializing" state: it never campaigns and waits for a leader, whose member add stages it
+      // (snapshot and log) and then makes it a voter; the leader's configuration replaces the empty one. It used
+      // to be a LISTENER of its own configuration, but Ratis 3.3.0 can deadlock a listener that receives a
+      // configuration naming it a voter (ServerState.updateConfiguration joins the old FollowerState thread
+      // while holding the server lock that thread waits for): the added node never answered again (issue 15).
+      // Ratis uses this group only while the log is empty; the configured peers still give Members addresses.
+      if (!config.join()) {
+        raftPeers.add(Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress()));
+      }
     }
     // TLS material and tokens first: a file that cannot be used fails the start before anything is opened
     // peers on the Raft port: the configured ones and whoever is a member now (members added later included)
@@ -186,7 +189,9 @@ public final class HaspNode implements Closeable {
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
-    this.members = new Members(raftServer, group.getGroupId(), config.peers());
+    // a joining node is no member until the leader's configuration reaches it: it lists the others meanwhile
+    this.members = new Members(raftServer, group.getGroupId(), config.join()
+        ? config.peers().stream().filter(peer -> !peer.id().equals(config.nodeId())).toList() : config.peers());
     membersNow.set(members);
     this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members,
         security.peerClientContext());

@@ -198,6 +198,7 @@ public final class HaspNode implements Closeable {
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
+    refuseIfRemoved(emptyLog);
 
     registerGauges();
     LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId(), members::isVoter);
@@ -273,6 +274,55 @@ public final class HaspNode implements Closeable {
       askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
     } else {
       rejoin.shutdown();
+    }
+  }
+
+  /**
+   * A node started on data whose latest Raft configuration leaves it out was removed from the group (or its
+   * data belongs elsewhere). Ratis would keep it in its initializing state for good: it neither campaigns nor
+   * votes, and added back as it is it would never become a working voter. Unless it was started to join (then
+   * waiting for the leader's add is what it should do), it refuses to start and says how to bring it back.
+   */
+  private void refuseIfRemoved(boolean emptyLog) throws IOException {
+    if (config.join() || emptyLog) {
+      return;
+    }
+    org.apache.ratis.server.RaftConfiguration conf = raftServer.getDivision(group.getGroupId()).getRaftConf();
+    // the current peers only: a removed node's log often ends with the joint configuration of its removal, whose
+    // old half still names it (the leader stops sending to it once the new half is in force)
+    for (org.apache.ratis.proto.RaftProtos.RaftPeerRole role : List.of(
+        org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER, org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER)) {
+      for (RaftPeer peer : conf.getCurrentPeers(role)) {
+        if (peer.getId().equals(selfId)) {
+          return;
+        }
+      }
+    }
+    List<String> voters = new ArrayList<>();
+    conf.getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER)
+        .forEach(peer -> voters.add(peer.getId().toString()));
+    String message = "node " + selfId + " is not a member of the group in the latest configuration of its own "
+        + "data (index " + conf.getLogEntryIndex() + ", voters " + voters + "): it was removed. To bring it back, "
+        + "start it with an empty data directory (" + config.dataDir() + ") and join=true, then add it: member add "
+        + selfId + "=" + config.raftAddress() + "/" + config.apiAddress();
+    try {
+      replicator.close();
+      DivisionInfo division = divisionInfo();
+      raftServer.close();
+      awaitClosed(division);
+    } finally {
+      security.close();
+      rejoin.shutdownNow();
+    }
+    throw new RemovedNodeException(message);
+  }
+
+  /** The node's data says it was removed from the group; it refuses to start (see {@link #refuseIfRemoved}). */
+  public static final class RemovedNodeException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    RemovedNodeException(String message) {
+      super(message);
     }
   }
 

@@ -78,7 +78,7 @@ public record NodeConfig(
     m.put("limits.calls.per.connection.max", "10000");
     // A node that joins a running group (member add): it starts outside the group of its peers (Ratis'
     // initializing state), so it never campaigns, and waits for the leader to add it. Matters while its Raft log is
-    // empty.
+    // empty; a node with data and join=false refuses to start if its own latest configuration leaves it out.
     m.put("join", "false");
     // Kubernetes: node.id and peers from the pod name and the headless Service (statefulset.*, see StatefulSetPeers)
     StatefulSetPeers.addDefaults(m);

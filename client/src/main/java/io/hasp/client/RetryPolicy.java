@@ -39,12 +39,16 @@ final class RetryPolicy {
   }
 
   /**
-   * A status without Hasp's error code that says no node answered: unreachable, out of time, or the connection
-   * closed under the call (gRPC reports that as UNKNOWN "channel closed" when a node dies mid-call). Every answer a
-   * Hasp node gives carries its code, so these leave the outcome unknown and the same request may be sent again.
+   * A status without Hasp's error code that says no node answered: unreachable, out of time, the connection
+   * closed under the call (gRPC reports that as UNKNOWN "channel closed" when a node dies mid-call), or the call
+   * cancelled by the server (CANCELLED "RST_STREAM": a node that shuts down, e.g. removed from the group, ends the
+   * calls it still holds that way; the chaos run saw a forever lock() fail with it). Every answer a Hasp node
+   * gives carries its code, so these leave the outcome unknown and the same request may be sent again. A call
+   * the caller cancels never gets here: Transport stops at its cancelled result first.
    */
   private static boolean noAnswer(Status.Code c) {
-    return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.UNKNOWN;
+    return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.UNKNOWN
+        || c == Status.Code.CANCELLED;
   }
 
   /** Backoff after round {@code round} (1-based) of failed tries over every endpoint: capped, with full jitter. */

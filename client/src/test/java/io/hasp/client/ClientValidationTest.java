@@ -91,6 +91,9 @@ class ClientValidationTest {
     // a node that died mid-call: gRPC says UNKNOWN "channel closed", with no Hasp code
     assertTrue(RetryPolicy.decide(status(Status.Code.UNKNOWN, null, null)).retry());
     assertEquals(ErrorCode.NO_QUORUM, RetryPolicy.toException(status(Status.Code.UNKNOWN, null, null)).code());
+    // a node that shuts down (removed from the group) cancels the calls it holds: RST_STREAM, no Hasp code
+    assertTrue(RetryPolicy.decide(status(Status.Code.CANCELLED, null, null)).retry());
+    assertEquals(ErrorCode.NO_QUORUM, RetryPolicy.toException(status(Status.Code.CANCELLED, null, null)).code());
     assertFalse(RetryPolicy.decide(status(Status.Code.INTERNAL, null, null)).retry());
     assertTrue(RetryPolicy.decide(status(Status.Code.UNAVAILABLE, "NO_QUORUM", null)).retry());
     RetryPolicy.Decision d = RetryPolicy.decide(status(Status.Code.UNAVAILABLE, "NOT_LEADER", "127.0.0.1:7003"));

@@ -55,10 +55,10 @@ import org.slf4j.LoggerFactory;
  * address) and are compare-and-set against the configuration they were planned from, so two operators' changes
  * cannot silently undo each other: the later one gets MEMBERSHIP_CONFLICT.
  *
- * <p>A node is added in two configuration changes: first as a listener, which receives the log (or a snapshot)
- * but counts for no majority, so a new node that is slow to catch up never costs the cluster its quorum; once
- * its commit index has reached the leader's commit index of the moment it was added, it becomes a voter.
- * Handlers never block: every wait is a future or a scheduled poll.
+ * <p>A node is added in one configuration change that Ratis' leader stages: it sends the new node a snapshot and
+ * the log while it counts for no majority, so a new node that is slow to catch up never costs the cluster its
+ * quorum, and makes it a voter once it has caught up (see {@link #addMember}). Handlers never block: every wait
+ * is a future or a scheduled task.
  */
 final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(AdminService.class);
@@ -66,7 +66,6 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
   static final long CATCH_UP_MAX_MS = 3_600_000;
   static final long TRANSFER_DEFAULT_MS = 10_000;
   static final long TRANSFER_MAX_MS = 300_000;
-  private static final long POLL_MS = 100;
 
   private final RaftServer server;
   private final RaftGroupId groupId;
@@ -133,33 +132,46 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
           throw Errors.invalid("an address of " + id + " is already used by member " + p.getId());
         }
       }
-      RaftPeer listener = find(listeners, id);
-      if (listener != null && !sameAddresses(listener, peer)) {
-        throw Errors.invalid(id + " is already a listener with other addresses; remove it first");
+      if (find(listeners, id) != null) {
+        // Hasp no longer makes listeners (see below); one can only be left by an unfinished add of an earlier
+        // version, and promoting a running listener is what deadlocks in Ratis 3.3.0
+        throw Errors.invalid(id + " is a listener of the group (an unfinished add of an earlier version): remove it, "
+            + "start it again with an empty data directory and join=true, then add it");
       }
-      CompletableFuture<Void> asListener;
-      if (listener != null) {
-        asListener = CompletableFuture.completedFuture(null); // a retried add: the first step is done
-      } else {
-        List<RaftPeer> withListener = new ArrayList<>(listeners);
-        withListener.add(peer);
-        LOG.info("Adding {} ({} / api {}) as a listener", id, raft, api);
-        asListener = setConfiguration(voters, listeners, voters, withListener);
-      }
-      return asListener
-          .thenCompose(v -> caughtUp(id, commitIndex(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(catchUpMs)))
-          .thenCompose(v -> {
-            RaftConfiguration now = conf();
-            List<RaftPeer> v2 = new ArrayList<>(now.getCurrentPeers(RaftPeerRole.FOLLOWER));
-            List<RaftPeer> l2 = new ArrayList<>(now.getCurrentPeers(RaftPeerRole.LISTENER));
-            List<RaftPeer> newVoters = new ArrayList<>(v2);
-            newVoters.add(peer);
-            List<RaftPeer> newListeners = new ArrayList<>(l2);
-            newListeners.removeIf(p -> p.getId().toString().equals(id));
-            LOG.info("{} caught up; making it a voter", id);
-            return setConfiguration(v2, l2, newVoters, newListeners);
-          })
-          .thenApply(v -> AddMemberResponse.newBuilder().addAllMembers(memberList()).build());
+      // The new member goes straight into the voters: Ratis' leader stages it first (sends it a snapshot and the
+      // log, counting it for no majority) and only appends the configuration that makes it a voter once it has
+      // caught up (within raft.server.staging.catchup.gap entries and holding the latest configuration); it drops
+      // the change if the node does not answer for the staging timeout (HaspNode). The joining node waits for
+      // this in Ratis' initializing state, outside its own configuration. Hasp used to add a listener first and
+      // promote it, but a Ratis 3.3.0 listener that receives a configuration naming it a voter can deadlock
+      // (ServerState.updateConfiguration joins its FollowerState thread under the server lock the thread waits
+      // for): the node stopped answering and was never a voter (the chaos run's "never caught up").
+      List<RaftPeer> newVoters = new ArrayList<>(voters);
+      newVoters.add(peer);
+      LOG.info("Adding {} ({} / api {}): the leader stages it, then makes it a voter", id, raft, api);
+      long started = System.nanoTime();
+      CompletableFuture<AddMemberResponse> added = setConfiguration(voters, listeners, newVoters, listeners)
+          .thenApply(v -> {
+            LOG.info("{} caught up and is a voter ({} ms)", id,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            return AddMemberResponse.newBuilder().addAllMembers(memberList()).build();
+          });
+      // The call waits at most catchUpMs. Ratis cannot cancel a staged change, so the leader goes on with it.
+      CompletableFuture<AddMemberResponse> answer = new CompletableFuture<>();
+      added.whenComplete((r, e) -> {
+        if (e != null) {
+          answer.completeExceptionally(e);
+        } else {
+          answer.complete(r);
+        }
+      });
+      java.util.concurrent.ScheduledFuture<?> timeout = timer.schedule(() -> answer.completeExceptionally(
+          new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, id + " has not caught up within " + catchUpMs + " ms; the "
+              + "leader goes on adding it: it becomes a voter once it has caught up, and the change is dropped if it "
+              + "stops answering for the staging timeout (" + HaspNode.STAGING_TIMEOUT_S + " s; see member list)")),
+          catchUpMs, TimeUnit.MILLISECONDS);
+      answer.whenComplete((r, e) -> timeout.cancel(false));
+      return answer;
     });
   }
 
@@ -280,31 +292,6 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     }
   }
 
-  /** Completes when {@code id}'s commit index, as the leader knows it, reaches {@code target}. */
-  private CompletableFuture<Void> caughtUp(String id, long target, long deadlineNanos) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    Runnable[] poll = new Runnable[1];
-    poll[0] = () -> {
-      try {
-        requireLeader();
-        long at = followerCommitIndex(id);
-        if (at >= target) {
-          done.complete(null);
-        } else if (System.nanoTime() - deadlineNanos > 0) {
-          done.completeExceptionally(new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, id + " did not catch up in time ("
-              + "its log is committed to " + Math.max(0, at) + " of " + target + "); it stays a listener: add it again "
-              + "once it runs and reaches the leader, or remove it"));
-        } else {
-          timer.schedule(poll[0], POLL_MS, TimeUnit.MILLISECONDS);
-        }
-      } catch (RuntimeException e) {
-        done.completeExceptionally(e);
-      }
-    };
-    timer.execute(poll[0]);
-    return done;
-  }
-
   private long followerCommitIndex(String id) {
     try {
       for (CommitInfoProto c : server.getDivision(groupId).getCommitInfos()) {
@@ -316,14 +303,6 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
       throw noDivision();
     }
     return -1;
-  }
-
-  private long commitIndex() {
-    try {
-      return server.getDivision(groupId).getRaftLog().getLastCommittedIndex();
-    } catch (IOException e) {
-      throw noDivision();
-    }
   }
 
   private RaftPeerId mostUpToDate(Collection<RaftPeer> candidates) {
@@ -392,8 +371,12 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     if (c instanceof LeaderNotReadyException || c instanceof LeaderSteppingDownException) {
       return new HaspError(ErrorCode.NO_QUORUM, "the leader cannot change the group now (" + why + ")");
     }
-    if (c instanceof ReconfigurationInProgressException || c instanceof SetConfigurationException
-        || c instanceof ReconfigurationTimeoutException) {
+    if (c instanceof ReconfigurationTimeoutException) { // Ratis' staging saw no answer for the staging timeout
+      return new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "the leader dropped the change: the node being added did "
+          + "not answer for the staging timeout (" + HaspNode.STAGING_TIMEOUT_S + " s unless raft.server.staging.timeout "
+          + "is set; is it running, with join=true, and reachable at its Raft address?) (" + why + ")");
+    }
+    if (c instanceof ReconfigurationInProgressException || c instanceof SetConfigurationException) {
       return new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "the membership change was refused (" + why + ")");
     }
     if (c instanceof IOException) { // Ratis' RaftExceptions (a transfer that timed out, a server closing, ...)

@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HaspNode implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(HaspNode.class);
+  /** How long a node being added may stay silent before the leader drops the change (see the Ratis settings). */
+  static final long STAGING_TIMEOUT_S = 15;
 
   private final NodeConfig config;
   private final RaftGroup group;
@@ -77,14 +79,17 @@ public final class HaspNode implements Closeable {
     this.selfId = RaftPeerId.valueOf(config.nodeId());
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
-      RaftPeer peer = Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress());
-      if (config.join() && p.id().equals(config.nodeId())) {
-        // joining: a listener in its own first configuration, so it never campaigns (a candidate that the group
-        // does not know is told to shut down); the leader's configuration replaces this one when it is added
-        peer = RaftPeer.newBuilder(peer).setStartupRole(org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER).build();
-      }
-      raftPeers.add(peer);
       peers.put(p.id(), p);
+      // Joining: the node starts with an empty first configuration (Ratis' way to add a server), so Ratis keeps
+      // it in its "initializing" state: it never campaigns and waits for a leader, whose member add stages it
+      // (snapshot and log) and then makes it a voter; the leader's configuration replaces the empty one. It used
+      // to be a LISTENER of its own configuration, but Ratis 3.3.0 can deadlock a listener that receives a
+      // configuration naming it a voter (ServerState.updateConfiguration joins the old FollowerState thread
+      // while holding the server lock that thread waits for): the added node never answered again (issue 15).
+      // Ratis uses this group only while the log is empty; the configured peers still give Members addresses.
+      if (!config.join()) {
+        raftPeers.add(Members.raftPeer(p.id(), p.raftAddress(), p.apiAddress()));
+      }
     }
     // TLS material and tokens first: a file that cannot be used fails the start before anything is opened
     // peers on the Raft port: the configured ones and whoever is a member now (members added later included)
@@ -156,6 +161,11 @@ public final class HaspNode implements Closeable {
     // A follower writes each snapshot chunk on an I/O thread (see the services customizer): 1 MB at a time keeps
     // that write short (the default, 16 MB, held heartbeats up for as long as it took).
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("1MB"));
+    // Membership (issue 15): Ratis stages a node being added and drops the change ("NOPROGRESS") when the node
+    // has not answered for raft.server.staging.timeout, by default 3 x the election timeout max (0.9 s), counted
+    // from 0.3 s before the add. A node that has just started (JIT, first connections) on a busy 2-core machine
+    // took longer than that, and the chaos run's member add failed. A dead node still fails the add, after this.
+    RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(STAGING_TIMEOUT_S, TimeUnit.SECONDS));
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {
@@ -190,13 +200,16 @@ public final class HaspNode implements Closeable {
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER)
         .build();
-    this.members = new Members(raftServer, group.getGroupId(), config.peers());
+    // a joining node is no member until the leader's configuration reaches it: it lists the others meanwhile
+    this.members = new Members(raftServer, group.getGroupId(), config.join()
+        ? config.peers().stream().filter(peer -> !peer.id().equals(config.nodeId())).toList() : config.peers());
     membersNow.set(members);
     this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members,
         security.peerClientContext());
     stateMachine.setLocalClientId(replicator.clientId());
     forwardTo.set(replicator);
     raftServer.start();
+    refuseIfRemoved(emptyLog);
 
     registerGauges();
     LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId(), members::isVoter);
@@ -285,6 +298,55 @@ public final class HaspNode implements Closeable {
       askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
     } else {
       rejoin.shutdown();
+    }
+  }
+
+  /**
+   * A node started on data whose latest Raft configuration leaves it out was removed from the group (or its
+   * data belongs elsewhere). Ratis would keep it in its initializing state for good: it neither campaigns nor
+   * votes, and added back as it is it would never become a working voter. Unless it was started to join (then
+   * waiting for the leader's add is what it should do), it refuses to start and says how to bring it back.
+   */
+  private void refuseIfRemoved(boolean emptyLog) throws IOException {
+    if (config.join() || emptyLog) {
+      return;
+    }
+    org.apache.ratis.server.RaftConfiguration conf = raftServer.getDivision(group.getGroupId()).getRaftConf();
+    // the current peers only: a removed node's log often ends with the joint configuration of its removal, whose
+    // old half still names it (the leader stops sending to it once the new half is in force)
+    for (org.apache.ratis.proto.RaftProtos.RaftPeerRole role : List.of(
+        org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER, org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER)) {
+      for (RaftPeer peer : conf.getCurrentPeers(role)) {
+        if (peer.getId().equals(selfId)) {
+          return;
+        }
+      }
+    }
+    List<String> voters = new ArrayList<>();
+    conf.getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER)
+        .forEach(peer -> voters.add(peer.getId().toString()));
+    String message = "node " + selfId + " is not a member of the group in the latest configuration of its own "
+        + "data (index " + conf.getLogEntryIndex() + ", voters " + voters + "): it was removed. To bring it back, "
+        + "start it with an empty data directory (" + config.dataDir() + ") and join=true, then add it: member add "
+        + selfId + "=" + config.raftAddress() + "/" + config.apiAddress();
+    try {
+      replicator.close();
+      DivisionInfo division = divisionInfo();
+      raftServer.close();
+      awaitClosed(division);
+    } finally {
+      security.close();
+      rejoin.shutdownNow();
+    }
+    throw new RemovedNodeException(message);
+  }
+
+  /** The node's data says it was removed from the group; it refuses to start (see {@link #refuseIfRemoved}). */
+  public static final class RemovedNodeException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    RemovedNodeException(String message) {
+      super(message);
     }
   }
 
@@ -476,7 +538,34 @@ public final class HaspNode implements Closeable {
     }
     apiServer.shutdownNow();
     replicator.close();
+    DivisionInfo division = divisionInfo();
     raftServer.close();
+    awaitClosed(division);
     security.close();
+  }
+
+  /**
+   * Ratis' RaftServer.close() closes its divisions on other threads and returns before they are done (a division
+   * that a removal already closes may still be closing too), so the state machine's RocksDB could still be open
+   * when close returned: a node started again on the same directory in this process then failed ("lock hold by
+   * current process"). Waits, bounded, until the division (and with it the state machine) is closed.
+   */
+  private static void awaitClosed(DivisionInfo division) {
+    if (division == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (division.getLifeCycleState() != org.apache.ratis.util.LifeCycle.State.CLOSED
+        && System.nanoTime() - deadline < 0) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    if (division.getLifeCycleState() != org.apache.ratis.util.LifeCycle.State.CLOSED) {
+      LOG.warn("The Raft division did not close within 30 s (state {})", division.getLifeCycleState());
+    }
   }
 }

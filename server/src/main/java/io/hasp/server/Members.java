@@ -78,11 +78,14 @@ final class Members {
     return true;
   }
 
-  /** Voters then listeners of the current configuration; the configured peers before the division exists. */
+  /**
+   * Voters then listeners of the current configuration; the configured peers before the division exists, or while
+   * its configuration is empty (a joining node before the leader reached it).
+   */
   List<Member> all() {
     RaftConfiguration c = conf();
     List<Member> out = new ArrayList<>();
-    if (c == null) {
+    if (c == null || c.getAllPeers().isEmpty()) {
       for (NodeConfig.Peer p : configured.values()) {
         out.add(new Member(p.id(), p.raftAddress().toString(), p.apiAddress().toString(), true));
       }

@@ -83,8 +83,9 @@ public record NodeConfig(
     // Bounds of this node's API: the size of one request, and concurrent calls on one connection.
     m.put("limits.request.bytes.max", Integer.toString(1 << 20));
     m.put("limits.calls.per.connection.max", "10000");
-    // A node that joins a running group (member add): it starts as a listener of the group in peers, so it never
-    // campaigns, and waits for the leader to add it. Only read while its Raft log is empty.
+    // A node that joins a running group (member add): it starts outside the group of its peers (Ratis'
+    // initializing state), so it never campaigns, and waits for the leader to add it. Matters while its Raft log is
+    // empty; a node with data and join=false refuses to start if its own latest configuration leaves it out.
     m.put("join", "false");
     // Kubernetes: node.id and peers from the pod name and the headless Service (statefulset.*, see StatefulSetPeers)
     StatefulSetPeers.addDefaults(m);

@@ -17,8 +17,8 @@ import java.util.regex.Pattern;
  *
  * <p>Contract: with {@code statefulset.name} empty nothing happens. Otherwise {@link #resolve} sets {@code node.id}
  * and {@code peers} (which must then not be set as well), and sets {@code join=true} for a pod whose ordinal is
- * {@code >= statefulset.replicas} (a scale-up: it waits as a listener until {@code member add} adds it, and it is
- * a peer of its own configuration so it can be reached). The {@code statefulset.*} keys are removed from the
+ * {@code >= statefulset.replicas} (a scale-up: it waits, outside the group and never campaigning, until
+ * {@code member add} adds it, and it is in its own {@code peers} so its addresses are known). The {@code statefulset.*} keys are removed from the
  * values either way: they are inputs only. The pod name is {@code statefulset.pod}, else the environment's
  * {@code HOSTNAME}, else the kernel's host name (a StatefulSet pod's host name is its pod name).
  *

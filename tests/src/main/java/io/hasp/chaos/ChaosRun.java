@@ -113,6 +113,7 @@ public final class ChaosRun {
     verdicts.add(Checks.abandons(ops));
     verdicts.add(Checks.failover(ops, faults, FAILOVER_BOUND_NS));
     verdicts.add(Checks.availability(ops, faults, minAvailability));
+    verdicts.add(Checks.nemesis(faults));
     return verdicts;
   }
 

@@ -76,7 +76,7 @@ class StatefulSetConfigTest {
     NodeConfig c = NodeConfig.load(null, env("hasp-4"), Map.of());
     assertEquals("hasp-4", c.nodeId());
     assertEquals(List.of("hasp-0", "hasp-1", "hasp-2", "hasp-4"), c.peers().stream().map(Peer::id).toList());
-    assertTrue(c.join(), "a scale-up pod waits as a listener until member add");
+    assertTrue(c.join(), "a scale-up pod waits (joining, outside its own configuration) until member add");
   }
 
   @Test

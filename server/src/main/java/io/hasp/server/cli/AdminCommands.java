@@ -55,14 +55,16 @@ final class AdminCommands {
   }
 
   @Command(name = "add", mixinStandardHelpOptions = true,
-      description = {"Add a running node: first as a listener, then, once it has caught up, as a voter.",
-          "Start the node first, with a peers list that holds it and the current members."})
+      description = {"Add a running node: the leader sends it a snapshot and the log, then makes it a voter once it "
+          + "has caught up.", "Start the node first with join=true and a peers list that holds it and the current "
+          + "members."})
   static final class MemberAdd extends HaspCli.Base {
     @Parameters(index = "0", paramLabel = "ID=RAFT/API", description = "e.g. n4=127.0.0.1:7104/127.0.0.1:7004")
     String spec;
 
     @Option(names = "--catch-up", converter = Durations.class, defaultValue = "60s",
-        description = "How long the new node may take to catch up before it votes (default 60s)")
+        description = "How long to wait for the new node to catch up and vote (default 60s); the leader goes on "
+            + "with the add after that while the node answers")
     Duration catchUp;
 
     @Override

@@ -161,6 +161,10 @@ public final class NodeCommand implements Callable<Integer> {
       // the ticker thread that notices it is stopped by that close
       node = HaspNode.start(cfg, NodeClock.steady(), () -> Runtime.getRuntime().halt(70),
           () -> new Thread(() -> System.exit(0), "hasp-removed").start());
+    } catch (HaspNode.RemovedNodeException e) {
+      // like a bad configuration (exit 2): starting it again the same way cannot work, an operator must act
+      System.err.println("error: refusing to start: " + e.getMessage());
+      return 2;
     } catch (java.io.IOException e) {
       System.err.println("error: cannot start node " + cfg.nodeId() + ": " + e.getMessage());
       return 1;

@@ -452,6 +452,28 @@ public final class Checks {
   }
 
   /**
+   * The nemesis: every planned fault was carried out. A fault the system under test kept from being carried
+   * out is a finding, never a reason to stop the run: above all a member the membership nemesis removed and
+   * started again empty that the group did not take back (the add failed, or the node never caught up within
+   * the nemesis' budget). That is a loss of membership availability (the group runs a member short from then
+   * on), so it fails the run.
+   */
+  public static Verdict nemesis(List<Fault> faults) {
+    List<String> findings = new ArrayList<>();
+    Map<String, Integer> byKind = new TreeMap<>();
+    for (Fault f : faults) {
+      byKind.merge(f.kind(), 1, Integer::sum);
+      if (f.failed()) {
+        findings.add(String.format(Locale.ROOT, "%s at %.1f s (%s) not carried out: %s", f.kind(),
+            f.startNs() / 1e9, f.detail(), f.failure()));
+      }
+    }
+    String summary = String.format(Locale.ROOT, "%d of %d faults carried out %s", faults.size() - findings.size(),
+        faults.size(), byKind);
+    return new Verdict("nemesis", findings.isEmpty() ? Verdict.Status.PASS : Verdict.Status.FAIL, summary, findings);
+  }
+
+  /**
    * Availability: the share of operations answered definitely (ok, or a definite no such as a wait timeout)
    * among those invoked while a quorum was reachable, i.e. outside windows where the nemesis took a majority
    * away; plus latency percentiles of OK operations. Fails below {@code minAvailability}.

@@ -74,9 +74,10 @@ public final class LocalBackend implements Backend {
     sweep(cgroupRoot);
     Files.createDirectories(dir.resolve("clock"));
     for (int i = 0; i < size; i++) {
-      apiPorts.add(freePort(host(i)));
-      raftPorts.add(freePort(host(i)));
-      httpPorts.add(freePort(host(i)));
+      int[] ports = freePorts(host(i), 3);
+      apiPorts.add(ports[0]);
+      raftPorts.add(ports[1]);
+      httpPorts.add(ports[2]);
       Files.createDirectories(dir.resolve(Backend.nodeName(i)).resolve("data"));
       Faketime.write(clockFile(i), 0);
       Files.createDirectories(cgroup.resolve(Backend.nodeName(i)));
@@ -155,10 +156,26 @@ public final class LocalBackend implements Backend {
     return "127.0.0." + (11 + node);
   }
 
-  private static int freePort(String host) throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(host))) {
-      return s.getLocalPort();
+  /**
+   * {@code count} free ports on {@code host}, all held open while they are chosen so that they differ: probing
+   * one at a time can hand back the port just closed (a node then refused to start, "http.address ... is also
+   * this node's raft address", and the run ended with rc 2 before any fault).
+   */
+  private static int[] freePorts(String host, int count) throws IOException {
+    int[] ports = new int[count];
+    List<ServerSocket> open = new ArrayList<>();
+    try {
+      for (int i = 0; i < count; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(host));
+        open.add(s);
+        ports[i] = s.getLocalPort();
+      }
+    } finally {
+      for (ServerSocket s : open) {
+        s.close();
+      }
     }
+    return ports;
   }
 
   private Path clockFile(int node) {

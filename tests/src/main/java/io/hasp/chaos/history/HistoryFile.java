@@ -42,7 +42,7 @@ public final class HistoryFile {
           ops.put(op.id(), op);
         } else if (faultAt >= 0) {
           Fault fault = new Fault(f.get("fault"), f.get("detail"), Long.parseLong(f.get("start_ns")),
-              Long.parseLong(f.get("end_ns")), Boolean.parseBoolean(f.get("quorum_lost")));
+              Long.parseLong(f.get("end_ns")), Boolean.parseBoolean(f.get("quorum_lost")), f.get("failure"));
           faults.put(fault.kind() + "@" + fault.startNs(), fault);
         }
       }

@@ -176,26 +176,48 @@ public final class Nemesis {
       }
       case "membership" -> {
         // remove a random node or the leader through the admin API, let it stop (a removed node exits), start it
-        // again as a new node (empty data, join=true), then add it back (listener, then voter)
+        // again as a new node (empty data, join=true), then add it back. What the group refuses or never
+        // completes is a finding of the run (Checks.nemesis), not a reason to stop it.
         String unsupported = backend.rejoinUnsupportedReason();
         if (unsupported != null) {
           return unsupported;
         }
+        List<Member> now = members();
+        if (now == null) {
+          return "no node listed the members when the fault began";
+        }
+        for (int i = 0; i < n; i++) {
+          String id = Backend.nodeName(i);
+          if (now.stream().noneMatch(m -> m.getId().equals(id)) && known.containsKey(id)) {
+            // an earlier add of this node failed (a finding already): bring it back first, so that the group
+            // is whole again for the faults that follow
+            int f = history.startFault("membership", "add back " + id + " (no member since an earlier add of it "
+                + "failed), restarted empty", false);
+            try {
+              rejoin(f, i, known.get(id), r);
+            } finally {
+              history.endFault(f);
+            }
+            return null;
+          }
+        }
         int victim = r.nextBoolean() ? leader : r.nextInt(n);
         String id = Backend.nodeName(victim);
+        Member m = now.stream().filter(x -> x.getId().equals(id)).findFirst().orElse(null);
+        if (m == null) {
+          return id + " was not a member when the fault began";
+        }
         int f = history.startFault("membership", "remove " + id + (victim == leader ? " (the leader)" : "")
             + ", restart it, add it back", false);
         try {
-          Member m = member(id);
-          if (m == null) {
-            return id + " was not a member when the fault began";
+          try {
+            onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(id).build()), 60_000);
+          } catch (StatusRuntimeException | IllegalStateException e) {
+            fail(f, id + " was not removed within 60 s: " + why(e));
+            return null;
           }
-          onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(id).build()), 60_000);
           backend.awaitExit(victim, 30_000); // it stops by itself; startEmptyJoining kills it if it did not
-          backend.startEmptyJoining(victim);
-          Thread.sleep(1_000 + r.nextInt(2_000));
-          onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId(id).setRaftAddress(m.getRaftAddress())
-              .setApiAddress(m.getApiAddress()).setCatchUpTimeoutMs(60_000).build()), 120_000);
+          rejoin(f, victim, m, r);
         } finally {
           history.endFault(f);
         }
@@ -205,20 +227,35 @@ public final class Nemesis {
     return null;
   }
 
-  /** The member {@code id} as the first node that answers lists it; null when none lists it. */
-  private Member member(String id) {
+  /** Members seen so far by id (their addresses), to add back a node that an earlier add left out. */
+  private final java.util.Map<String, Member> known = new java.util.HashMap<>();
+
+  /**
+   * The members as the current leader lists them (another node's list may be behind: a node an add left out
+   * lists itself from its own first configuration); null when no node answers.
+   */
+  private List<Member> members() {
+    int lead = leader(-1);
+    List<Integer> order = new ArrayList<>();
+    if (lead >= 0) {
+      order.add(lead);
+    }
     for (int i = 0; i < channels.size(); i++) {
+      if (i != lead) {
+        order.add(i);
+      }
+    }
+    for (int i : order) {
       if (!backend.isRunning(i)) {
         continue;
       }
       try {
-        for (Member m : HaspAdminGrpc.newBlockingStub(channels.get(i)).withDeadlineAfter(2, TimeUnit.SECONDS)
-            .listMembers(ListMembersRequest.getDefaultInstance()).getMembersList()) {
-          if (m.getId().equals(id)) {
-            return m;
-          }
+        List<Member> list = HaspAdminGrpc.newBlockingStub(channels.get(i)).withDeadlineAfter(2, TimeUnit.SECONDS)
+            .listMembers(ListMembersRequest.getDefaultInstance()).getMembersList();
+        for (Member m : list) {
+          known.put(m.getId(), m);
         }
-        return null;
+        return list;
       } catch (StatusRuntimeException e) {
         // try the next node
       }
@@ -227,8 +264,53 @@ public final class Nemesis {
   }
 
   /**
+   * Starts node {@code victim} again as a new node (empty data, join=true) and adds it back; a node that does not
+   * start, or that the group does not take back within the budget, is recorded on fault {@code f} as a finding.
+   */
+  private void rejoin(int f, int victim, Member m, Random r) throws InterruptedException {
+    String id = m.getId();
+    try {
+      backend.startEmptyJoining(victim);
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      fail(f, id + " did not start again empty: " + e.getMessage());
+      return;
+    }
+    Thread.sleep(1_000 + r.nextInt(2_000));
+    long started = System.nanoTime();
+    try {
+      onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId(id).setRaftAddress(m.getRaftAddress())
+          .setApiAddress(m.getApiAddress()).setCatchUpTimeoutMs(60_000).build()), ADD_BUDGET_MS);
+      history.noteFault(f, String.format(java.util.Locale.ROOT, "; added back in %.1f s",
+          (System.nanoTime() - started) / 1e9));
+    } catch (StatusRuntimeException | IllegalStateException e) {
+      fail(f, id + " was not added back within " + ADD_BUDGET_MS / 1000 + " s (it runs, empty, with join=true): "
+          + why(e));
+    }
+  }
+
+  /** How long the nemesis keeps asking the group to take a node back (the add waits up to 60 s per call). */
+  static final long ADD_BUDGET_MS = 120_000;
+
+  private void fail(int f, String why) {
+    System.err.println("chaos: membership fault not carried out (a finding): " + why);
+    history.failFault(f, why);
+  }
+
+  private static String why(RuntimeException e) {
+    if (e instanceof StatusRuntimeException s) {
+      String code = s.getTrailers() == null ? null : s.getTrailers().get(ERROR_CODE);
+      return s.getStatus().getCode() + (code == null ? "" : " " + code) + ": " + s.getStatus().getDescription();
+    }
+    return e.getMessage();
+  }
+
+  /**
    * Sends an admin call to the running nodes in turn until one carries it out (the leader; the others answer
-   * NOT_LEADER), for at most {@code budgetMs}; a refusal other than "not the leader / no quorum now" ends it.
+   * NOT_LEADER), for at most {@code budgetMs}. "Not the leader", "no quorum now" and "membership conflict" (another
+   * change still in progress, e.g. the leader still staging an add whose call ran out of time) are tried again
+   * within the budget; any other refusal ends it at once.
    */
   private <T> T onLeader(java.util.function.Function<HaspAdminGrpc.HaspAdminBlockingStub, T> call, long budgetMs)
       throws InterruptedException {
@@ -245,7 +327,8 @@ public final class Nemesis {
         } catch (StatusRuntimeException e) {
           last = e;
           String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
-          if (code != null && !code.equals("NOT_LEADER") && !code.equals("NO_QUORUM")) {
+          if (code != null && !code.equals("NOT_LEADER") && !code.equals("NO_QUORUM")
+              && !code.equals("MEMBERSHIP_CONFLICT")) {
             throw e;
           }
         }

@@ -744,7 +744,9 @@ public final class Report {
       for (Fault f : faults) {
         h.append("<tr><td><span style=\"display:inline-block;width:0.8em;height:0.8em;margin-right:0.4em;"
             + "background:").append(faultColour(f.kind())).append("\"></span>").append(xml(f.kind()))
-            .append("</td><td>").append(xml(f.detail())).append("</td><td class=\"num\">")
+            .append("</td><td>").append(xml(f.detail()))
+            .append(f.failed() ? "<br><b>not carried out: " + xml(f.failure()) + "</b>" : "")
+            .append("</td><td class=\"num\">")
             .append(String.format(Locale.ROOT, "%.3f", f.startNs() / 1e9)).append("</td><td class=\"num\">")
             .append(f.endNs() >= 0 ? String.format(Locale.ROOT, "%.3f", f.endNs() / 1e9) : "open at run end")
             .append("</td><td>").append(f.quorumLost() ? "<b>yes</b>" : "no").append("</td></tr>\n");

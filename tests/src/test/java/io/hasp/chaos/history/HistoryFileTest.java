@@ -22,7 +22,9 @@ class HistoryFileTest {
         new OpRecord(4, 6, "lease", "acquire", "lease-0", 3, 140, 160, 1_700_000_000_003L, OpRecord.Outcome.FAIL, 0,
             "not-acquired"));
     List<Fault> faults = List.of(new Fault("clock-offset", "n2 +2500 ms", 50, 400, false),
-        new Fault("restart-all", "kill -9 every node", 500, -1, true));
+        new Fault("restart-all", "kill -9 every node", 500, -1, true),
+        new Fault("membership", "remove n5 (the leader), restart it, add it back", 600, 900, false,
+            "n5 was not added back within 120 s: DEADLINE_EXCEEDED: \"deadline\" <exceeded>"));
     Report.write(dir, "t", Map.of(), ops, faults, List.of(), 1_000);
     HistoryFile.Contents c = HistoryFile.read(dir.resolve("history.jsonl"));
     assertEquals(ops, c.ops());

@@ -1,0 +1,71 @@
+package io.hasp.tests;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.StatusRuntimeException;
+import io.hasp.proto.HaspAdminGrpc;
+import io.hasp.proto.RemoveMemberRequest;
+import io.hasp.server.Errors;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node removed from the group and started again on its old data (not as a joining node) refuses to start,
+ * with exit code 2 and a message that says how to bring it back, instead of idling in Ratis' initializing state
+ * (it would neither campaign nor vote, and added back as it is it would never become a working voter).
+ */
+class RemovedNodeRestartTest extends FreshClusterTest {
+  @Test
+  void removedNodeRestartedOnItsOldDataRefusesToStart() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    int leader = cluster.leaderIndex(Duration.ofSeconds(60));
+    int victim = (leader + 1) % 3;
+    String id = cluster.id(victim);
+    removeOnLeader(id);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.isRunning(victim)) {
+      assertTrue(System.nanoTime() < deadline, id + " did not exit after its removal:\n" + cluster.tail(victim));
+      ProcessCluster.sleep(100);
+    }
+
+    IllegalStateException refused = assertThrows(IllegalStateException.class, () -> cluster.restart(victim),
+        "a removed node started on its old data must not come up");
+    String why = refused.getMessage();
+    assertTrue(why.contains("exited with 2"), why);
+    assertTrue(why.contains("refusing to start") && why.contains("it was removed"), why);
+    assertTrue(why.contains("empty data directory") && why.contains("join=true")
+        && why.contains("member add " + id + "=" + cluster.raftAddress(victim) + "/" + cluster.endpoint(victim)), why);
+
+    // the others go on as a group of two
+    int still = cluster.leaderIndex(Duration.ofSeconds(60));
+    assertTrue(still != victim);
+  }
+
+  /** Sends the removal to each running node until the leader carries it out (bounded). */
+  private void removeOnLeader(String id) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    StatusRuntimeException last = null;
+    while (System.nanoTime() < deadline) {
+      for (int i = 0; i < cluster.size(); i++) {
+        if (!cluster.isRunning(i)) {
+          continue;
+        }
+        try {
+          HaspAdminGrpc.newBlockingStub(cluster.channel(i)).withDeadlineAfter(30, TimeUnit.SECONDS)
+              .removeMember(RemoveMemberRequest.newBuilder().setId(id).build());
+          return;
+        } catch (StatusRuntimeException e) {
+          String code = e.getTrailers() == null ? null : e.getTrailers().get(Errors.ERROR_CODE);
+          if (code != null && !code.equals("NOT_LEADER") && !code.equals("NO_QUORUM")) {
+            throw e;
+          }
+          last = e;
+        }
+      }
+      ProcessCluster.sleep(100);
+    }
+    throw new AssertionError("no leader removed " + id, last);
+  }
+}

@@ -46,13 +46,28 @@ final class Members {
 
   /** The newest configuration seen; kept so that a division closed by its removal can still tell. */
   private volatile RaftConfiguration lastSeen;
+  /**
+   * The division once seen: after Ratis closed it (and dropped it from the server) it still holds the configuration
+   * it had at the end, which says whether this member was removed. The configuration seen last by some other call
+   * may be older than that (the removal arrives by the log, often just before the division closes).
+   */
+  private volatile RaftServer.Division division;
 
   private RaftConfiguration conf() {
     try {
-      RaftConfiguration c = server.getDivision(groupId).getRaftConf();
+      RaftServer.Division d = server.getDivision(groupId);
+      division = d;
+      RaftConfiguration c = d.getRaftConf();
       lastSeen = c;
       return c;
     } catch (IOException e) {
+      RaftServer.Division d = division;
+      if (d != null) {
+        RaftConfiguration c = d.getRaftConf();
+        if (c != null) {
+          lastSeen = c;
+        }
+      }
       return null; // the division is not there yet (starting) or any more (closing)
     }
   }

@@ -12,7 +12,8 @@ import java.util.Set;
 /** The bench's command line, checked: every bad flag is an error naming it. */
 record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer> clients, Duration duration,
     Duration warmup, Path json, Duration statsEvery, String killCommand, String startCommand, int failoverRepeats,
-    int failoverClients, List<Path> compare, long locks, int waiters, String wipeCommand, Duration scaleLease) {
+    int failoverClients, List<Path> compare, long locks, int waiters, String wipeCommand, Duration scaleLease,
+    Duration jvmWarmup) {
 
   static final Set<String> WORKLOADS = new LinkedHashSet<>(List.of("w1", "w2", "w3", "w4", "reads", "w7",
       "scale"));
@@ -25,6 +26,8 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       "  --clients 1,16,64        client counts for w1, w2 (counts > 1), w4 and reads",
       "  --duration 10s           measured time per point (100ms..2h)",
       "  --warmup 3s              before each point (not measured)",
+      "  --jvm-warmup 10s         once, before the first point: W1 on 8 clients, not measured, so that this JVM",
+      "                           compiles its hot code before measuring (0s: none)",
       "  --json FILE              also write the results as JSON (- for stdout)",
       "  --stats-every 60s        during each point, print ops/s and each node's state sizes and heap",
       "  --kill-cmd 'CMD {node}'  w7: how to kill a node (its id replaces {node}); --start-cmd likewise",
@@ -55,6 +58,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
     int waiters = 10_000;
     String wipe = null;
     Duration scaleLease = Duration.ofMinutes(10);
+    Duration jvmWarmup = Duration.ofSeconds(10);
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -81,6 +85,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
         }
         case "--duration" -> duration = duration(value(args, ++i, a), a, Duration.ofMillis(100), Duration.ofHours(2));
         case "--warmup" -> warmup = duration(value(args, ++i, a), a, Duration.ZERO, Duration.ofMinutes(10));
+        case "--jvm-warmup" -> jvmWarmup = duration(value(args, ++i, a), a, Duration.ZERO, Duration.ofMinutes(10));
         case "--json" -> json = Path.of(value(args, ++i, a));
         case "--stats-every" -> stats = duration(value(args, ++i, a), a, Duration.ZERO, Duration.ofHours(1));
         case "--kill-cmd" -> kill = value(args, ++i, a);
@@ -103,7 +108,7 @@ record BenchOptions(List<String> endpoints, Set<String> workloads, List<Integer>
       throw new IllegalArgumentException("--stats-every: at least 100ms, got " + stats);
     }
     return new BenchOptions(endpoints, workloads, List.copyOf(clients), duration, warmup, json, stats, kill, start,
-        repeats, failoverClients, compare, locks, waiters, wipe, scaleLease);
+        repeats, failoverClients, compare, locks, waiters, wipe, scaleLease, jvmWarmup);
   }
 
   /** Asked for --help. */

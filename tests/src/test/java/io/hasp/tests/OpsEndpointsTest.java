@@ -65,12 +65,16 @@ class OpsEndpointsTest {
     cluster = InProcessCluster.start(3, dir);
     int leader = cluster.leaderIndex(Duration.ofSeconds(60));
     Rpc client = new Rpc();
-    // traffic on the leader: two held locks (leased, no session), a refused try, an unlock of nothing
+    // traffic on the leader: two held locks (leased, no session), a refused try, a lock taken and released, an
+    // unlock of nothing
     for (String name : List.of("ops-a", "ops-b")) {
       LockResponse r = cluster.stub(leader).tryLock(client.lock(name).setLeaseMs(600_000).build());
       assertTrue(r.getLocked(), name);
     }
     assertFalse(cluster.stub(leader).tryLock(new Rpc().lock("ops-a").setLeaseMs(1_000).build()).getLocked());
+    // a grant released: its outcome is remembered until its client settles it
+    LockResponse released = cluster.stub(leader).tryLock(client.lock("ops-c").build());
+    cluster.stub(leader).unlock(client.unlock("ops-c", released.getGrant().getKey()));
     Rpc.assertError(Status.Code.NOT_FOUND, "LOCK_NOT_FOUND",
         () -> cluster.stub(leader).unlock(client.unlock("ops-none", "no-key")));
 
@@ -90,16 +94,18 @@ class OpsEndpointsTest {
     assertTrue(tries >= 3, latency::toString);
     assertEquals(tries, value(latency, "hasp_request_duration_seconds_bucket", Map.of("method", "try_lock", "le", "+Inf")));
     assertTrue(value(latency, "hasp_request_duration_seconds_sum", Map.of("method", "try_lock")) > 0);
-    // group commit: the writes above went out in batches of at least one command
+    // group commit: the five writes above (three grants, two unlocks) went out in batches of at least one command;
+    // the refused try was answered from a read
     Family batches = family(families, "hasp_group_commit_batch_commands", "histogram");
-    assertTrue(value(batches, "hasp_group_commit_batch_commands_count", Map.of()) >= 4, batches::toString);
+    assertTrue(value(batches, "hasp_group_commit_batch_commands_count", Map.of()) >= 5, batches::toString);
+    assertTrue(single(families, "hasp_op_try_lock_by_read", "counter") >= 1, "the refused try answered from a read");
     // the applied state
     assertEquals(2, single(families, "hasp_locks", "gauge"));
     assertEquals(2, single(families, "hasp_holders", "gauge"));
     assertEquals(0, single(families, "hasp_waiters", "gauge"));
     assertEquals(0, single(families, "hasp_sessions", "gauge"));
     double outcomes = single(families, "hasp_outcomes", "gauge");
-    assertTrue(outcomes >= 1, "a grant's outcome is remembered: " + outcomes);
+    assertTrue(outcomes >= 1, "the released grant's outcome is remembered: " + outcomes);
     assertTrue(single(families, "hasp_lease_expiries", "counter") >= 0);
     // Raft
     assertTrue(single(families, "hasp_raft_term", "gauge") >= 1);

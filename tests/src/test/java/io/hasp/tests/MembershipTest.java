@@ -186,23 +186,7 @@ class MembershipTest {
       LockHandle slot = holder.tryLock("slots", io.hasp.client.LockOptions.builder().size(3).build()).orElseThrow();
       List<Thread> load = new ArrayList<>();
       List<HaspClient> clients = new ArrayList<>();
-      for (int t = 0; t < 4; t++) {
-        HaspClient c = HaspClient.builder().endpoints(endpoints).build();
-        clients.add(c);
-        String name = "load-" + (t % 2); // two threads per lock: hand-offs through the queue too
-        Thread th = new Thread(() -> {
-          long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(4); // bounded even if stop is never set
-          while (!stop.get() && System.nanoTime() < until) {
-            try (LockHandle h = c.lock(name)) {
-              cycles.incrementAndGet();
-            } catch (RuntimeException e) {
-              errors.add(name + ": " + e);
-            }
-          }
-        }, "load-" + t);
-        th.start();
-        load.add(th);
-      }
+      startLoad(endpoints, clients, load, stop, cycles, errors, 4);
       try {
         waitFor(() -> cycles.get() > 20, "load running");
 
@@ -321,23 +305,7 @@ class MembershipTest {
     List<HaspClient> clients = new ArrayList<>();
     try (HaspClient holder = HaspClient.builder().endpoints(endpoints).build()) {
       LockHandle kept = holder.lock("kept");
-      for (int t = 0; t < 4; t++) {
-        HaspClient c = HaspClient.builder().endpoints(endpoints).build();
-        clients.add(c);
-        String name = "load-" + (t % 2);
-        Thread th = new Thread(() -> {
-          long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(10); // bounded even if stop is never set
-          while (!stop.get() && System.nanoTime() < until) {
-            try (LockHandle h = c.lock(name)) {
-              cycles.incrementAndGet();
-            } catch (RuntimeException e) {
-              errors.add(name + ": " + e);
-            }
-          }
-        }, "load-" + t);
-        th.start();
-        load.add(th);
-      }
+      startLoad(endpoints, clients, load, stop, cycles, errors, 10);
       try {
         waitFor(() -> cycles.get() > 300, "load running (the log purged behind a snapshot)");
         for (int round = 0; round < 8; round++) {
@@ -547,6 +515,31 @@ class MembershipTest {
         throw new AssertionError("not within 120 s: " + what);
       }
       ProcessCluster.sleep(50);
+    }
+  }
+
+  /**
+   * Four load threads, each with its own client, locking and unlocking two names (two threads per lock: hand-offs
+   * through the queue too) until {@code stop} is set, and for at most {@code minutes} even if it never is.
+   */
+  private static void startLoad(List<String> endpoints, List<HaspClient> clients, List<Thread> load,
+      AtomicBoolean stop, AtomicInteger cycles, List<String> errors, long minutes) {
+    for (int t = 0; t < 4; t++) {
+      HaspClient c = HaspClient.builder().endpoints(endpoints).build();
+      clients.add(c);
+      String name = "load-" + (t % 2);
+      Thread th = new Thread(() -> {
+        long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
+        while (!stop.get() && System.nanoTime() < until) {
+          try (LockHandle h = c.lock(name)) {
+            cycles.incrementAndGet();
+          } catch (RuntimeException e) {
+            errors.add(name + ": " + e);
+          }
+        }
+      }, "load-" + t);
+      th.start();
+      load.add(th);
     }
   }
 }

@@ -157,21 +157,13 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
             return AddMemberResponse.newBuilder().addAllMembers(memberList()).build();
           });
       // The call waits at most catchUpMs. Ratis cannot cancel a staged change, so the leader goes on with it.
-      CompletableFuture<AddMemberResponse> answer = new CompletableFuture<>();
-      added.whenComplete((r, e) -> {
-        if (e != null) {
-          answer.completeExceptionally(e);
-        } else {
-          answer.complete(r);
-        }
-      });
-      java.util.concurrent.ScheduledFuture<?> timeout = timer.schedule(() -> answer.completeExceptionally(
+      java.util.concurrent.ScheduledFuture<?> timeout = timer.schedule(() -> added.completeExceptionally(
           new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, id + " has not caught up within " + catchUpMs + " ms; the "
               + "leader goes on adding it: it becomes a voter once it has caught up, and the change is dropped if it "
               + "stops answering for the staging timeout (" + HaspNode.STAGING_TIMEOUT_S + " s; see member list)")),
           catchUpMs, TimeUnit.MILLISECONDS);
-      answer.whenComplete((r, e) -> timeout.cancel(false));
-      return answer;
+      added.whenComplete((r, e) -> timeout.cancel(false));
+      return added;
     });
   }
 

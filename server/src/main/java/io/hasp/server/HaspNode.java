@@ -311,17 +311,12 @@ public final class HaspNode implements Closeable {
     if (config.join() || emptyLog) {
       return;
     }
-    org.apache.ratis.server.RaftConfiguration conf = raftServer.getDivision(group.getGroupId()).getRaftConf();
-    // the current peers only: a removed node's log often ends with the joint configuration of its removal, whose
-    // old half still names it (the leader stops sending to it once the new half is in force)
-    for (org.apache.ratis.proto.RaftProtos.RaftPeerRole role : List.of(
-        org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER, org.apache.ratis.proto.RaftProtos.RaftPeerRole.LISTENER)) {
-      for (RaftPeer peer : conf.getCurrentPeers(role)) {
-        if (peer.getId().equals(selfId)) {
-          return;
-        }
-      }
+    // the current peers only (Members.removed): a removed node's log often ends with the joint configuration of its
+    // removal, whose old half still names it (the leader stops sending to it once the new half is in force)
+    if (!members.removed(config.nodeId())) {
+      return;
     }
+    org.apache.ratis.server.RaftConfiguration conf = raftServer.getDivision(group.getGroupId()).getRaftConf();
     List<String> voters = new ArrayList<>();
     conf.getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER)
         .forEach(peer -> voters.add(peer.getId().toString()));
@@ -330,10 +325,7 @@ public final class HaspNode implements Closeable {
         + "start it with an empty data directory (" + config.dataDir() + ") and join=true, then add it: member add "
         + selfId + "=" + config.raftAddress() + "/" + config.apiAddress();
     try {
-      replicator.close();
-      DivisionInfo division = divisionInfo();
-      raftServer.close();
-      awaitClosed(division);
+      closeRaft();
     } finally {
       security.close();
       rejoin.shutdownNow();
@@ -537,11 +529,16 @@ public final class HaspNode implements Closeable {
       Thread.currentThread().interrupt();
     }
     apiServer.shutdownNow();
+    closeRaft();
+    security.close();
+  }
+
+  /** Closes the forwarding client and the Raft server, and waits until the division (and its store) is closed. */
+  private void closeRaft() throws IOException {
     replicator.close();
     DivisionInfo division = divisionInfo();
     raftServer.close();
     awaitClosed(division);
-    security.close();
   }
 
   /**

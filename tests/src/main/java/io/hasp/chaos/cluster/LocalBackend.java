@@ -74,7 +74,7 @@ public final class LocalBackend implements Backend {
     sweep(cgroupRoot);
     Files.createDirectories(dir.resolve("clock"));
     for (int i = 0; i < size; i++) {
-      int[] ports = freePorts(host(i), 3);
+      int[] ports = freePorts(InetAddress.getByName(host(i)), 3);
       apiPorts.add(ports[0]);
       raftPorts.add(ports[1]);
       httpPorts.add(ports[2]);
@@ -159,14 +159,14 @@ public final class LocalBackend implements Backend {
   /**
    * {@code count} free ports on {@code host}, all held open while they are chosen so that they differ: probing
    * one at a time can hand back the port just closed (a node then refused to start, "http.address ... is also
-   * this node's raft address", and the run ended with rc 2 before any fault).
+   * this node's raft address", and the run ended with rc 2 before any fault). The test clusters' ports too.
    */
-  private static int[] freePorts(String host, int count) throws IOException {
+  public static int[] freePorts(InetAddress host, int count) throws IOException {
     int[] ports = new int[count];
     List<ServerSocket> open = new ArrayList<>();
     try {
       for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(host));
+        ServerSocket s = new ServerSocket(0, 1, host);
         open.add(s);
         ports[i] = s.getLocalPort();
       }

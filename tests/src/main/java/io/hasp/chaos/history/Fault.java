@@ -12,7 +12,7 @@ import io.hasp.server.cli.HaspCli.Json;
  * @param endNs when it was healed; -1 while open
  * @param quorumLost whether a majority of nodes could not talk to each other during the window
  * @param failure why the nemesis could not carry the fault out as planned ("" when it did): a finding about
- *     the system under test (e.g. a member added back never caught up), checked by {@code Checks.faults}
+ *     the system under test (e.g. a member added back never caught up), checked by {@code Checks.nemesis}
  */
 public record Fault(String kind, String detail, long startNs, long endNs, boolean quorumLost, String failure) {
   public Fault {
@@ -25,6 +25,21 @@ public record Fault(String kind, String detail, long startNs, long endNs, boolea
 
   public boolean failed() {
     return !failure.isEmpty();
+  }
+
+  /** This fault healed at {@code ns}. */
+  public Fault withEnd(long ns) {
+    return new Fault(kind, detail, startNs, ns, quorumLost, failure);
+  }
+
+  /** This fault with {@code why} added to the reasons it could not be carried out. */
+  public Fault withFailure(String why) {
+    return new Fault(kind, detail, startNs, endNs, quorumLost, failed() ? failure + "; " + why : why);
+  }
+
+  /** This fault with {@code note} appended to its detail. */
+  public Fault withNote(String note) {
+    return new Fault(kind, detail + note, startNs, endNs, quorumLost, failure);
   }
 
   public String toJson() {

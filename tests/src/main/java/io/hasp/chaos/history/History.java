@@ -35,21 +35,18 @@ public final class History {
   public synchronized void endFault(int index) {
     Fault f = faults.get(index);
     if (f.endNs() < 0) {
-      faults.set(index, new Fault(f.kind(), f.detail(), f.startNs(), now(), f.quorumLost(), f.failure()));
+      faults.set(index, f.withEnd(now()));
     }
   }
 
   /** Records that the fault could not be carried out as planned, and why (a finding, see {@link Fault}). */
   public synchronized void failFault(int index, String why) {
-    Fault f = faults.get(index);
-    String all = f.failed() ? f.failure() + "; " + why : why;
-    faults.set(index, new Fault(f.kind(), f.detail(), f.startNs(), f.endNs(), f.quorumLost(), all));
+    faults.set(index, faults.get(index).withFailure(why));
   }
 
   /** Adds to a fault's detail (e.g. how long a step took), keeping the rest. */
   public synchronized void noteFault(int index, String note) {
-    Fault f = faults.get(index);
-    faults.set(index, new Fault(f.kind(), f.detail() + note, f.startNs(), f.endNs(), f.quorumLost(), f.failure()));
+    faults.set(index, faults.get(index).withNote(note));
   }
 
   /** Closes every open window (end of run). */

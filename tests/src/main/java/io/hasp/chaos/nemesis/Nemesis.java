@@ -14,10 +14,14 @@ import io.hasp.proto.HaspGrpc;
 import io.hasp.proto.ListMembersRequest;
 import io.hasp.proto.Member;
 import io.hasp.proto.RemoveMemberRequest;
+import io.hasp.server.Errors;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -228,7 +232,7 @@ public final class Nemesis {
   }
 
   /** Members seen so far by id (their addresses), to add back a node that an earlier add left out. */
-  private final java.util.Map<String, Member> known = new java.util.HashMap<>();
+  private final Map<String, Member> known = new HashMap<>();
 
   /**
    * The members as the current leader lists them (another node's list may be behind: a node an add left out
@@ -282,7 +286,7 @@ public final class Nemesis {
     try {
       onLeader(a -> a.addMember(AddMemberRequest.newBuilder().setId(id).setRaftAddress(m.getRaftAddress())
           .setApiAddress(m.getApiAddress()).setCatchUpTimeoutMs(60_000).build()), ADD_BUDGET_MS);
-      history.noteFault(f, String.format(java.util.Locale.ROOT, "; added back in %.1f s",
+      history.noteFault(f, String.format(Locale.ROOT, "; added back in %.1f s",
           (System.nanoTime() - started) / 1e9));
     } catch (StatusRuntimeException | IllegalStateException e) {
       fail(f, id + " was not added back within " + ADD_BUDGET_MS / 1000 + " s (it runs, empty, with join=true): "
@@ -300,7 +304,7 @@ public final class Nemesis {
 
   private static String why(RuntimeException e) {
     if (e instanceof StatusRuntimeException s) {
-      String code = s.getTrailers() == null ? null : s.getTrailers().get(ERROR_CODE);
+      String code = errorCode(s);
       return s.getStatus().getCode() + (code == null ? "" : " " + code) + ": " + s.getStatus().getDescription();
     }
     return e.getMessage();
@@ -326,7 +330,7 @@ public final class Nemesis {
               Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())), TimeUnit.MILLISECONDS));
         } catch (StatusRuntimeException e) {
           last = e;
-          String code = e.getTrailers() == null ? null : e.getTrailers().get(ERROR_CODE);
+          String code = errorCode(e);
           if (code != null && !code.equals("NOT_LEADER") && !code.equals("NO_QUORUM")
               && !code.equals("MEMBERSHIP_CONFLICT")) {
             throw e;
@@ -338,8 +342,10 @@ public final class Nemesis {
     throw last != null ? last : new IllegalStateException("no node ran to take the admin call");
   }
 
-  private static final io.grpc.Metadata.Key<String> ERROR_CODE =
-      io.grpc.Metadata.Key.of("hasp-error-code", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+  /** Hasp's error code of a refused call (the hasp-error-code trailer), null when it carries none. */
+  private static String errorCode(StatusRuntimeException e) {
+    return e.getTrailers() == null ? null : e.getTrailers().get(Errors.ERROR_CODE);
+  }
 
   private void partition(Step step, Set<Integer> a, Set<Integer> b) throws Exception {
     int f = history.startFault(step.kind(), Backend.describe(List.of(a, b)), false);

@@ -178,17 +178,12 @@ class MembershipTest {
     for (String id : first) {
       endpoints.add(api.get(id));
     }
-    List<String> errors = new CopyOnWriteArrayList<>();
-    AtomicInteger cycles = new AtomicInteger();
-    AtomicBoolean stop = new AtomicBoolean();
     try (HaspClient holder = HaspClient.builder().endpoints(endpoints).build()) {
       LockHandle kept = holder.lock("kept");
       LockHandle slot = holder.tryLock("slots", io.hasp.client.LockOptions.builder().size(3).build()).orElseThrow();
-      List<Thread> load = new ArrayList<>();
-      List<HaspClient> clients = new ArrayList<>();
-      startLoad(endpoints, clients, load, stop, cycles, errors, 4);
+      Load load = new Load(endpoints, 4);
       try {
-        waitFor(() -> cycles.get() > 20, "load running");
+        waitFor(() -> load.cycles.get() > 20, "load running");
 
         // join n4: it starts outside its own first configuration (it waits, never campaigns) and the leader adds it
         start("n4", List.of("n1", "n2", "n3", "n4"), true);
@@ -196,8 +191,8 @@ class MembershipTest {
             AddMemberRequest.newBuilder().setId("n4").setRaftAddress(raft.get("n4")).setApiAddress(api.get("n4"))
                 .build())).getMembersList()).build();
         assertEquals(List.of("n1:VOTER", "n2:VOTER", "n3:VOTER", "n4:VOTER"), describe(afterAdd));
-        int atAdd = cycles.get();
-        waitFor(() -> cycles.get() > atAdd + 20, "load after the add");
+        int atAdd = load.cycles.get();
+        waitFor(() -> load.cycles.get() > atAdd + 20, "load after the add");
         // the new member has the whole state: the kept hold is there with its token
         waitFor(() -> nodes.get("n4").status().getStats().getHolders() >= 2, "n4 applied the holds");
 
@@ -207,8 +202,8 @@ class MembershipTest {
         assertEquals(List.of("n1:VOTER", "n3:VOTER", "n4:VOTER"), describe(afterRemove));
         waitFor(() -> removedNotices.contains("n2"), "n2 noticed its removal");
         nodes.remove("n2").close();
-        int atRemove = cycles.get();
-        waitFor(() -> cycles.get() > atRemove + 20, "load after the removal");
+        int atRemove = load.cycles.get();
+        waitFor(() -> load.cycles.get() > atRemove + 20, "load after the removal");
 
         // n2 comes back as a new node: empty data directory, joining (a removed member that campaigned would
         // be told to shut down by the others)
@@ -238,8 +233,8 @@ class MembershipTest {
         assertEquals("n3", leader());
         String next = onLeader(a -> a.transferLeader(TransferLeaderRequest.getDefaultInstance())).getLeaderId();
         assertTrue(List.of("n1", "n4").contains(next), next);
-        int atTransfer = cycles.get();
-        waitFor(() -> cycles.get() > atTransfer + 20, "load after the transfers");
+        int atTransfer = load.cycles.get();
+        waitFor(() -> load.cycles.get() > atTransfer + 20, "load after the transfers");
 
         // removing the leader hands leadership over first; the caller follows NOT_LEADER
         String leaderNow = leader();
@@ -248,16 +243,12 @@ class MembershipTest {
         assertEquals(2, afterLeaderRemoved.getMembersCount(), describe(afterLeaderRemoved).toString());
         waitFor(() -> removedNotices.contains(leaderNow), leaderNow + " noticed its removal");
         nodes.remove(leaderNow).close();
-        int atLeaderRemoved = cycles.get();
-        waitFor(() -> cycles.get() > atLeaderRemoved + 20, "load after the leader's removal");
+        int atLeaderRemoved = load.cycles.get();
+        waitFor(() -> load.cycles.get() > atLeaderRemoved + 20, "load after the leader's removal");
       } finally {
-        stop.set(true);
-        for (Thread th : load) {
-          th.join(TimeUnit.SECONDS.toMillis(60));
-        }
-        clients.forEach(HaspClient::close);
+        load.close();
       }
-      assertEquals(List.of(), errors, "no client saw an error");
+      assertEquals(List.of(), load.errors, "no client saw an error");
 
       // every hold is as it was: same holder, same token
       LockInfo k = holder.getLock("kept").orElseThrow();
@@ -298,16 +289,11 @@ class MembershipTest {
     for (String id : ids) {
       endpoints.add(api.get(id));
     }
-    List<String> errors = new CopyOnWriteArrayList<>();
-    AtomicInteger cycles = new AtomicInteger();
-    AtomicBoolean stop = new AtomicBoolean();
-    List<Thread> load = new ArrayList<>();
-    List<HaspClient> clients = new ArrayList<>();
     try (HaspClient holder = HaspClient.builder().endpoints(endpoints).build()) {
       LockHandle kept = holder.lock("kept");
-      startLoad(endpoints, clients, load, stop, cycles, errors, 10);
+      Load load = new Load(endpoints, 10);
       try {
-        waitFor(() -> cycles.get() > 300, "load running (the log purged behind a snapshot)");
+        waitFor(() -> load.cycles.get() > 300, "load running (the log purged behind a snapshot)");
         for (int round = 0; round < 8; round++) {
           String lead = leader();
           // even rounds remove the leader (hand-over first), odd rounds the next follower in turn
@@ -319,8 +305,8 @@ class MembershipTest {
           if (old != null) {
             old.shutdownNow();
           }
-          int atRemove = cycles.get();
-          waitFor(() -> cycles.get() > atRemove + 100, "load after removing " + victim + " (round " + round + ")");
+          int atRemove = load.cycles.get();
+          waitFor(() -> load.cycles.get() > atRemove + 100, "load after removing " + victim + " (round " + round + ")");
           removedNotices.remove(victim);
           deleteTree(dir.resolve(victim));
           start(victim, ids, true, small);
@@ -355,17 +341,13 @@ class MembershipTest {
             waitForOrDump(() -> again.status().getRole().matches("FOLLOWER|LEADER")
                 && again.status().getAppliedIndex() >= target, victim + " restarted and follows");
           }
-          int atAdd = cycles.get();
-          waitFor(() -> cycles.get() > atAdd + 100, "load after adding " + victim + " (round " + round + ")");
+          int atAdd = load.cycles.get();
+          waitFor(() -> load.cycles.get() > atAdd + 100, "load after adding " + victim + " (round " + round + ")");
         }
       } finally {
-        stop.set(true);
-        for (Thread th : load) {
-          th.join(TimeUnit.SECONDS.toMillis(60));
-        }
-        clients.forEach(HaspClient::close);
+        load.close();
       }
-      assertEquals(List.of(), errors, "no client saw an error");
+      assertEquals(List.of(), load.errors, "no client saw an error");
       assertEquals(kept.token(), holder.getLock("kept").orElseThrow().getHolders(0).getToken());
     }
   }
@@ -520,26 +502,42 @@ class MembershipTest {
 
   /**
    * Four load threads, each with its own client, locking and unlocking two names (two threads per lock: hand-offs
-   * through the queue too) until {@code stop} is set, and for at most {@code minutes} even if it never is.
+   * through the queue too) until closed, and for at most {@code minutes} even if it never is.
    */
-  private static void startLoad(List<String> endpoints, List<HaspClient> clients, List<Thread> load,
-      AtomicBoolean stop, AtomicInteger cycles, List<String> errors, long minutes) {
-    for (int t = 0; t < 4; t++) {
-      HaspClient c = HaspClient.builder().endpoints(endpoints).build();
-      clients.add(c);
-      String name = "load-" + (t % 2);
-      Thread th = new Thread(() -> {
-        long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
-        while (!stop.get() && System.nanoTime() < until) {
-          try (LockHandle h = c.lock(name)) {
-            cycles.incrementAndGet();
-          } catch (RuntimeException e) {
-            errors.add(name + ": " + e);
+  private static final class Load {
+    final List<String> errors = new CopyOnWriteArrayList<>();
+    final AtomicInteger cycles = new AtomicInteger();
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final List<Thread> threads = new ArrayList<>();
+    private final List<HaspClient> clients = new ArrayList<>();
+
+    Load(List<String> endpoints, long minutes) {
+      for (int t = 0; t < 4; t++) {
+        HaspClient c = HaspClient.builder().endpoints(endpoints).build();
+        clients.add(c);
+        String name = "load-" + (t % 2);
+        Thread th = new Thread(() -> {
+          long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
+          while (!stop.get() && System.nanoTime() < until) {
+            try (LockHandle h = c.lock(name)) {
+              cycles.incrementAndGet();
+            } catch (RuntimeException e) {
+              errors.add(name + ": " + e);
+            }
           }
-        }
-      }, "load-" + t);
-      th.start();
-      load.add(th);
+        }, "load-" + t);
+        th.start();
+        threads.add(th);
+      }
+    }
+
+    /** Stops the threads (waiting up to 60 s for each) and closes their clients. */
+    void close() throws InterruptedException {
+      stop.set(true);
+      for (Thread th : threads) {
+        th.join(TimeUnit.SECONDS.toMillis(60));
+      }
+      clients.forEach(HaspClient::close);
     }
   }
 }

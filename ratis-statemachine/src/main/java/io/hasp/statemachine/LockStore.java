@@ -163,8 +163,9 @@ public final class LockStore implements Closeable {
    * load, and most of that was the garbage of per-record objects. A holder without its lock (never written so)
    * is passed on as it is, and the table refuses it.
    */
-  private void loadLocksAndHolders(LockTable table) throws IOException {
+  private void loadLocksAndHolders(LockTable table) throws IOException, RocksDBException {
     HolderDecoder decoder = new HolderDecoder();
+    table.expectRestoredLocks(db.getLongProperty(locks, "rocksdb.estimate-num-keys"));
     try (RocksIterator li = db.newIterator(locks); RocksIterator hi = db.newIterator(holders)) {
       hi.seekToFirst();
       for (li.seekToFirst(); li.isValid(); li.next()) {

@@ -38,8 +38,9 @@ public final class LockTable {
   final TreeMap<String, LockState> locks = new TreeMap<>();
   final SessionIndex sessions = new SessionIndex();
   final OutcomeTable outcomes = new OutcomeTable();
-  final Map<RequestRef, Waiter> waitersByRequest = new HashMap<>();
-  final Map<RequestRef, HolderRef> holdersByRequest = new HashMap<>();
+  // not final: a restore replaces them with maps sized for every restored record (no rehash per doubling)
+  Map<RequestRef, Waiter> waitersByRequest = new HashMap<>();
+  Map<RequestRef, HolderRef> holdersByRequest = new HashMap<>();
   final TreeSet<Deadline> deadlines = new TreeSet<>(Deadline.ORDER);
   long holderCount;
   long waiterCount;
@@ -910,7 +911,9 @@ public final class LockTable {
   private Map<String, List<Holder>> restoringHolders = new HashMap<>();
   private Map<String, List<Waiter>> restoringWaiters = new HashMap<>();
   private Map<String, String> restoringClientIds = new HashMap<>();
-  private List<Deadline> restoringDeadlines = new ArrayList<>();
+  private List<Deadline> restoringSessionEnds = new ArrayList<>();
+  private long restoringHolderCount;
+  private long restoringWaiterCount;
 
   public void restoreMeta(Meta restored) {
     meta = Objects.requireNonNull(restored);
@@ -924,7 +927,21 @@ public final class LockTable {
     restoringLocks.add(lock);
   }
 
+  /** How many locks a restore is about to hand over (an estimate is fine): sizes the maps it fills once. */
+  public void expectRestoredLocks(long count) {
+    if (restoringByName.isEmpty() && count > 0 && count <= Integer.MAX_VALUE / 2) {
+      restoringByName = new HashMap<>(capacityFor(count));
+      restoringLocks = new ArrayList<>((int) count);
+    }
+  }
+
+  /** A HashMap capacity that holds {@code count} entries without a resize. */
+  private static int capacityFor(long count) {
+    return (int) Math.min(1 << 30, count * 4 / 3 + 1);
+  }
+
   public void restoreHolder(Holder holder) {
+    restoringHolderCount++;
     LockState lock = restoringByName.get(holder.name());
     // one String per lock name and per client id, not one per record
     String clientId = holder.clientId().isEmpty() ? holder.clientId()
@@ -942,12 +959,13 @@ public final class LockTable {
   }
 
   public void restoreWaiter(Waiter waiter) {
+    restoringWaiterCount++;
     restoringWaiters.computeIfAbsent(waiter.name(), n -> new ArrayList<>()).add(waiter);
   }
 
   public void restoreSession(Session session) {
     sessions.put(session);
-    restoringDeadlines.add(Deadline.of(session));
+    restoringSessionEnds.add(Deadline.of(session));
     outcomes.restoreSession(session.clientId());
   }
 
@@ -975,32 +993,50 @@ public final class LockTable {
         throw new IllegalStateException("restored waiters of lock '" + name + "' without its lock record");
       }
     }
-    restoringLocks.sort((a, b) -> a.name.compareTo(b.name)); // linear when already sorted
+    // Deadlines are built in (kind, name, key or seq, id) order, so that a stable sort by time alone puts them in
+    // Deadline.ORDER: with a million leases stamped by a few thousand batches (one now per batch), a comparator
+    // sort spent most of its time comparing the names of equal times.
+    Sorted.sortIfNeeded(restoringLocks, l -> l.name);
+    holdersByRequest = new HashMap<>(capacityFor(restoringHolderCount));
+    waitersByRequest = new HashMap<>(capacityFor(restoringWaiterCount));
+    List<Deadline> leaseEnds = new ArrayList<>((int) Math.min(Integer.MAX_VALUE - 8, restoringHolderCount));
+    List<Deadline> waitEnds = new ArrayList<>();
     for (LockState lock : restoringLocks) {
+      int from = leaseEnds.size();
       if (lock.holders.size() > 1) {
         inTokenOrder(lock);
       }
       for (Holder h : lock.holders.values()) {
-        index(lock, h, restoringDeadlines);
+        index(lock, h, leaseEnds);
+      }
+      if (leaseEnds.size() - from > 1) {
+        leaseEnds.subList(from, leaseEnds.size()).sort(Deadline.ORDER); // one lock's: in key order
       }
       List<Waiter> waiters = restoringWaiters.get(lock.name);
       if (waiters != null) {
         waiters.sort((a, b) -> Long.compare(a.seq(), b.seq()));
         for (Waiter w : waiters) {
           lock.queue.add(w);
-          index(lock, w, restoringDeadlines);
+          index(lock, w, waitEnds);
         }
       }
     }
-    Sorted.fill(locks, restoringLocks, l -> l.name);
-    restoringDeadlines.sort(Deadline.ORDER);
-    Sorted.fill(deadlines, restoringDeadlines);
+    restoringSessionEnds.sort((a, b) -> Long.compare(((Deadline.SessionEnd) a).sessionId(),
+        ((Deadline.SessionEnd) b).sessionId()));
+    List<Deadline> all = new ArrayList<>(leaseEnds.size() + waitEnds.size() + restoringSessionEnds.size());
+    all.addAll(leaseEnds);
+    all.addAll(waitEnds);
+    all.addAll(restoringSessionEnds);
+    Sorted.fill(locks, restoringLocks, l -> l.name, false);
+    Sorted.fill(deadlines, Sorted.stableByTime(all, Deadline::atMs));
     restoringLocks = new ArrayList<>();
     restoringByName = new HashMap<>();
     restoringHolders = new HashMap<>();
     restoringWaiters = new HashMap<>();
     restoringClientIds = new HashMap<>();
-    restoringDeadlines = new ArrayList<>();
+    restoringSessionEnds = new ArrayList<>();
+    restoringHolderCount = 0;
+    restoringWaiterCount = 0;
     TableInvariants.checkRecords(this);
   }
 

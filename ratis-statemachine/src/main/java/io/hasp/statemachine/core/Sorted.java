@@ -23,15 +23,90 @@ final class Sorted {
 
   /** {@code sorted} must be strictly increasing by the key's natural order. */
   static <K extends Comparable<K>, V> void fill(TreeMap<K, V> empty, List<V> sorted, Function<V, K> key) {
+    fill(empty, sorted, key, true);
+  }
+
+  /**
+   * As {@link #fill(TreeMap, List, Function)}; {@code check} false skips the order check, for a list that
+   * {@link #sortIfNeeded} just checked.
+   */
+  static <K extends Comparable<K>, V> void fill(TreeMap<K, V> empty, List<V> sorted, Function<V, K> key,
+      boolean check) {
     if (!empty.isEmpty() || empty.comparator() != null) {
       throw new IllegalArgumentException("needs an empty TreeMap in natural order");
     }
-    for (int i = 1; i < sorted.size(); i++) {
-      if (key.apply(sorted.get(i - 1)).compareTo(key.apply(sorted.get(i))) >= 0) {
-        throw new IllegalStateException("not strictly increasing at " + key.apply(sorted.get(i)));
+    if (check) {
+      int at = firstOutOfOrder(sorted, key);
+      if (at >= 0) {
+        throw new IllegalStateException("not strictly increasing at " + key.apply(sorted.get(at)));
       }
     }
     empty.putAll(new SortedView<>(sorted, key));
+  }
+
+  /**
+   * Leaves {@code list} strictly increasing by the key's natural order: one pass when it already is (a store
+   * hands its records over in key order), a sort when not. Throws when two elements have the same key.
+   */
+  static <K extends Comparable<K>, V> void sortIfNeeded(List<V> list, Function<V, K> key) {
+    if (firstOutOfOrder(list, key) < 0) {
+      return;
+    }
+    list.sort((a, b) -> key.apply(a).compareTo(key.apply(b)));
+    int at = firstOutOfOrder(list, key);
+    if (at >= 0) {
+      throw new IllegalStateException("two elements have the key " + key.apply(list.get(at)));
+    }
+  }
+
+  /** The first index whose key is not above the previous one's, or -1. */
+  private static <K extends Comparable<K>, V> int firstOutOfOrder(List<V> list, Function<V, K> key) {
+    if (list.isEmpty()) {
+      return -1;
+    }
+    K last = key.apply(list.get(0));
+    for (int i = 1; i < list.size(); i++) {
+      K k = key.apply(list.get(i));
+      if (last.compareTo(k) >= 0) {
+        return i;
+      }
+      last = k;
+    }
+    return -1;
+  }
+
+  /**
+   * {@code list} in a stable order by {@code time}: elements of equal time keep their order in {@code list}. A
+   * primitive sort of (time, position) pairs packed into longs when times span less than 2^40 ms (35 years) and
+   * there are fewer than 2^23 elements, else a comparator sort.
+   */
+  static <E> List<E> stableByTime(List<E> list, java.util.function.ToLongFunction<E> time) {
+    int n = list.size();
+    if (n < 2) {
+      return list;
+    }
+    long min = Long.MAX_VALUE;
+    long max = Long.MIN_VALUE;
+    for (E e : list) {
+      long t = time.applyAsLong(e);
+      min = Math.min(min, t);
+      max = Math.max(max, t);
+    }
+    if (n >= 1 << 23 || max - min < 0 || max - min >= 1L << 40) {
+      List<E> copy = new java.util.ArrayList<>(list);
+      copy.sort(Comparator.comparingLong(time)); // List.sort is stable
+      return copy;
+    }
+    long[] packed = new long[n];
+    for (int i = 0; i < n; i++) {
+      packed[i] = (time.applyAsLong(list.get(i)) - min) << 23 | i;
+    }
+    java.util.Arrays.sort(packed);
+    List<E> sorted = new java.util.ArrayList<>(n);
+    for (long p : packed) {
+      sorted.add(list.get((int) (p & ((1 << 23) - 1))));
+    }
+    return sorted;
   }
 
   /** {@code sorted} must be strictly increasing by the set's comparator. */

@@ -154,6 +154,33 @@ class LockTablePersistenceTest {
     assertEquals(names.size(), e.rec.events(Granted.class).size());
   }
 
+  /**
+   * A restore builds the deadline index from records in kind and name order and then orders them by time alone,
+   * stably; deadlines of one time must still come out in the index's full order: holders of one lock granted in
+   * one step with keys out of token order, leases of several locks, waits and sessions, all ending at one moment.
+   */
+  @Test
+  void deadlinesOfOneMomentRestoreInTheIndexOrder() {
+    for (long seed = 1; seed <= 5; seed++) {
+      Harness h = new Harness();
+      for (String key : List.of("zz", "aa", "mm")) {
+        granted(h.lockLeased("multi", 3, key, 2_000));
+      }
+      for (String name : List.of("z-lock", "a-lock")) {
+        granted(h.lockLeased(name, 1, "k-" + name, 2_000));
+        queued(h.apply(h.acquireCmd(name, 1, "w-" + name, 0, 2_000, false, 0)));
+      }
+      for (int i = 0; i < 3; i++) {
+        session(h.openSession(2_000));
+      }
+      Twins twins = Twins.of(h, seed);
+      twins.apply(new Command.Expire(h.now + 1_999, Limits.EXPIRIES_PER_TICK_MAX)); // nothing due yet
+      twins.apply(new Command.Expire(h.now + 2_000, 2)); // part of the moment, in the index's order
+      twins.apply(new Command.Expire(h.now + 2_000, Limits.EXPIRIES_PER_TICK_MAX));
+      assertEquals(2, h.table.lockCount(), "the two waiters hold, every other hold and session ended");
+    }
+  }
+
   @Test
   void emptyTableRoundTrips() {
     Harness h = new Harness();

@@ -162,7 +162,7 @@ public final class HaspNode implements Closeable {
     // that write short (the default, 16 MB, held heartbeats up for as long as it took).
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("1MB"));
     // Membership (issue 15): Ratis stages a node being added and drops the change ("NOPROGRESS") when the node
-    // has not answered for raft.server.staging.timeout, by default 3 x the election timeout max (0.9 s), counted
+    // has not answered for raft.server.staging.timeout, by default 3 x the election timeout max (0.6 s), counted
     // from 0.3 s before the add. A node that has just started (JIT, first connections) on a busy 2-core machine
     // took longer than that, and the chaos run's member add failed. A dead node still fails the add, after this.
     RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(STAGING_TIMEOUT_S, TimeUnit.SECONDS));

@@ -118,6 +118,7 @@ public final class LockStateMachine extends BaseStateMachine {
   /** Opens the store (from the latest snapshot when the live store is behind it) and rebuilds the table. */
   private void load(boolean fromSnapshot) throws IOException {
     synchronized (lock) {
+      long startNanos = System.nanoTime();
       SnapshotInfo snapshot = snapshots.getLatestSnapshot();
       if (store == null) {
         store = LockStore.open(storeDir);
@@ -133,8 +134,9 @@ public final class LockStateMachine extends BaseStateMachine {
       table = fresh;
       storeAppliedIndex = applied.index();
       lastStampMs.accumulateAndGet(table.meta().lastNowMs(), Math::max);
-      LOG.info("State loaded: applied index {}, {} locks, {} holders, {} waiters, {} sessions", applied.index(),
-          table.lockCount(), table.holderCount(), table.waiterCount(), table.sessionCount());
+      LOG.info("State loaded in {} ms: applied index {}, {} locks, {} holders, {} waiters, {} sessions",
+          (System.nanoTime() - startNanos) / 1_000_000, applied.index(), table.lockCount(), table.holderCount(),
+          table.waiterCount(), table.sessionCount());
     }
     SnapshotInfo snapshot = snapshots.getLatestSnapshot();
     if (snapshot != null) {

@@ -164,8 +164,8 @@ class MembershipTest {
     return out;
   }
 
-  @Test
-  void addRemoveAndTransferUnderLoadKeepEveryHoldAndFailNoClient() throws Exception {
+  /** Defines n1-n4 and starts n1-n3 as the group (n4 stays defined, not started); returns the three. */
+  private List<String> startThreeOfFour() throws IOException {
     for (String id : List.of("n1", "n2", "n3", "n4")) {
       define(id);
     }
@@ -173,6 +173,12 @@ class MembershipTest {
     for (String id : first) {
       start(id, first, false);
     }
+    return first;
+  }
+
+  @Test
+  void addRemoveAndTransferUnderLoadKeepEveryHoldAndFailNoClient() throws Exception {
+    List<String> first = startThreeOfFour();
     leader();
     List<String> endpoints = new ArrayList<>();
     for (String id : first) {
@@ -436,13 +442,7 @@ class MembershipTest {
    */
   @Test
   void nodeThatAnswersSecondsAfterTheAddBeginsIsAdded() throws Exception {
-    for (String id : List.of("n1", "n2", "n3", "n4")) {
-      define(id);
-    }
-    List<String> first = List.of("n1", "n2", "n3");
-    for (String id : first) {
-      start(id, first, false);
-    }
+    startThreeOfFour();
     try (HaspClient c = HaspClient.builder().endpoints(api.get("n1"), api.get("n2"), api.get("n3")).build()) {
       c.lock("leader-is-ready").close();
     }

@@ -70,6 +70,7 @@ public final class LockStateMachine extends BaseStateMachine {
   private final AtomicLong lastStampMs = new AtomicLong();
   private final Object lock = new Object();
   private volatile StateListener listener = StateListener.NONE;
+  private volatile Runnable onLeadership = () -> {};
   /** The Raft client id this node's own replicator submits with: only it may propose timer commands. */
   private volatile org.apache.ratis.protocol.ClientId localClientId;
   private LockStore store;
@@ -95,6 +96,25 @@ public final class LockStateMachine extends BaseStateMachine {
 
   public void setListener(StateListener listener) {
     this.listener = Objects.requireNonNull(listener);
+  }
+
+  /**
+   * Run (on a Ratis thread: keep it short) when this node learns of a new leader or none, and when this node,
+   * as leader, becomes ready (its first entry of the term is applied): calls parked until then go on at once.
+   */
+  public void setLeadershipListener(Runnable onLeadership) {
+    this.onLeadership = Objects.requireNonNull(onLeadership);
+  }
+
+  @Override
+  public void notifyLeaderChanged(org.apache.ratis.protocol.RaftGroupMemberId member,
+      org.apache.ratis.protocol.RaftPeerId newLeader) {
+    onLeadership.run();
+  }
+
+  @Override
+  public void notifyLeaderReady() {
+    onLeadership.run();
   }
 
   /**

@@ -207,6 +207,7 @@ public final class HaspNode implements Closeable {
     this.replicator = new Replicator(raftServer, group.getGroupId(), selfId, this::divisionInfo, members,
         security.peerClientContext());
     stateMachine.setLocalClientId(replicator.clientId());
+    stateMachine.setLeadershipListener(replicator::leadershipChanged);
     forwardTo.set(replicator);
     raftServer.start();
     refuseIfRemoved(emptyLog);

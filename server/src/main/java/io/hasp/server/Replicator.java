@@ -58,6 +58,8 @@ public final class Replicator implements Closeable {
   static final long RETRY_DELAY_MS = 20;
   /** One try of a batch forwarded to the leader; then it is sent again to whoever leads by then. */
   static final long FORWARD_TRY_MS = 1_500;
+  /** How long a leader that is not ready yet holds a forwarded batch (well inside the follower's try). */
+  static final long FORWARD_HOLD_MS = 1_000;
 
   private final RaftServer server;
   private final RaftGroupId groupId;
@@ -69,6 +71,8 @@ public final class Replicator implements Closeable {
   private final PeerForwarding forwarding;
   private final GroupCommit groupCommit = new GroupCommit(this::sendBatch);
   private volatile RaftClientAsynchronousProtocol division;
+  /** Retries waiting for their delay; each is in the set until it runs (see {@link #retryLater}). */
+  private final java.util.Set<Parked> parked = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "hasp-retry");
     t.setDaemon(true);
@@ -170,13 +174,32 @@ public final class Replicator implements Closeable {
       return CompletableFuture.failedFuture(new HaspError(ErrorCode.NOT_LEADER, "this node is not the leader",
           leaderHint()));
     }
-    return submit(fb.getBatch().toByteArray(), from, fb.getCallId(), RaftClientRequest.writeRequestType())
-        .handle((reply, error) -> {
-          if (error != null) {
-            throw failure(error); // a coded error for the follower, never a bare exception class
-          }
-          return parseReplies(reply);
-        });
+    CompletableFuture<BatchReply> result = new CompletableFuture<>();
+    appendForwarded(fb.getBatch().toByteArray(), from, fb.getCallId(),
+        System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FORWARD_HOLD_MS), result);
+    return result;
+  }
+
+  /**
+   * A leader that is not ready yet (its first entry of the term is not applied) holds a forwarded batch, up to
+   * {@link #FORWARD_HOLD_MS}, and appends it when it is ready: the follower would otherwise hear NO_QUORUM and
+   * send it again a retry delay later.
+   */
+  private void appendForwarded(byte[] batch, ClientId from, long callId, long holdUntil,
+      CompletableFuture<BatchReply> result) {
+    submit(batch, from, callId, RaftClientRequest.writeRequestType()).whenComplete((reply, error) -> {
+      if (error == null) {
+        result.complete(parseReplies(reply));
+        return;
+      }
+      DivisionInfo i = info.get();
+      if (Errors.unwrap(error) instanceof LeaderNotReadyException && i != null && i.isLeader()
+          && System.nanoTime() - holdUntil < 0) {
+        retryLater(() -> appendForwarded(batch, from, callId, holdUntil, result));
+        return;
+      }
+      result.completeExceptionally(failure(error)); // a coded error for the follower, never a bare exception class
+    });
   }
 
   /** A batch of this node's, as sent to the leader: under this node's Raft client id, with its call id. */
@@ -274,6 +297,9 @@ public final class Replicator implements Closeable {
     return f.orTimeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).thenApply(reply -> {
       if (!reply.isSuccess()) {
         RaftException e = reply.getException();
+        if (e instanceof LeaderNotReadyException) {
+          throw new java.util.concurrent.CompletionException(e); // kept as it is: a new leader may hold the batch
+        }
         throw failure(e == null ? new IllegalStateException("request failed") : e);
       }
       return reply;
@@ -289,11 +315,53 @@ public final class Replicator implements Closeable {
     return d;
   }
 
+  /**
+   * Tries {@code r} again after {@link #RETRY_DELAY_MS}, or at once when leadership news comes first
+   * ({@link #leadershipChanged}): a follower forwards to a new leader as soon as it hears of it, and a new leader
+   * takes the batches it had to refuse as soon as it is ready, not at the next tick of a poll.
+   */
   private void retryLater(Runnable r) {
+    Parked p = new Parked(r);
+    parked.add(p);
     try {
-      retries.schedule(r, RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
+      retries.schedule(p, RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
-      // closing: the caller's future is failed by the node's shutdown
+      parked.remove(p); // closing: the caller's future is failed by the node's shutdown
+    }
+  }
+
+  /** A new leader is known (or none), or this node became a ready leader: parked retries go now. */
+  void leadershipChanged() {
+    if (parked.isEmpty()) {
+      return;
+    }
+    try {
+      retries.execute(() -> {
+        // those parked now, once each: a retry that fails again parks anew and waits for its delay
+        for (Parked p : java.util.List.copyOf(parked)) {
+          p.run();
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /** A retry that runs once: at its delay or at leadership news, whichever comes first. */
+  private final class Parked implements Runnable {
+    private final Runnable retry;
+    private final java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+
+    Parked(Runnable retry) {
+      this.retry = retry;
+    }
+
+    @Override
+    public void run() {
+      if (ran.compareAndSet(false, true)) {
+        parked.remove(this);
+        retry.run();
+      }
     }
   }
 
@@ -344,6 +412,15 @@ public final class Replicator implements Closeable {
 
   private String apiAddress(RaftPeerId id) {
     return members.apiAddress(id);
+  }
+
+  /** The leader's API address when this node does not lead and knows who does, else null. */
+  String leaderIfFollowing() {
+    DivisionInfo i = info.get();
+    if (i == null || i.isLeader() || i.getLeaderId() == null || i.getLeaderId().equals(self)) {
+      return null;
+    }
+    return apiAddress(i.getLeaderId());
   }
 
   /** The API address of the leader this node knows of, or null. */

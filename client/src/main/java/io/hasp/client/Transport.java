@@ -206,6 +206,8 @@ final class Transport implements AutoCloseable {
     private final String address;
     private final Call<R> result;
     private volatile java.util.concurrent.ScheduledFuture<?> deadline;
+    /** The leader named by the follower that answered this try, if any. */
+    private volatile String leader;
 
     Try(MethodDescriptor<Q, R> method, IntFunction<Q> request, Plan plan, int n, int failed, String address,
         Call<R> result) {
@@ -225,6 +227,12 @@ final class Transport implements AutoCloseable {
       if (r.hasError()) {
         onError(Frames.status(r.getError()));
         return;
+      }
+      if (!r.getLeader().isEmpty() && endpoints.contains(r.getLeader())) {
+        // a follower answered: later calls go to the leader it names, when that is one of this client's
+        // endpoints (a client that reaches the cluster through other addresses, a proxy or a port forward,
+        // stays where it is)
+        leader = r.getLeader();
       }
       Object response = Frames.response(method, r);
       if (response == null) {
@@ -255,7 +263,7 @@ final class Transport implements AutoCloseable {
 
     @Override
     public void onNext(R value) {
-      preferred = address;
+      preferred = leader != null ? leader : address;
       result.complete(value);
     }
 

@@ -184,6 +184,10 @@ final class CallStream implements StreamObserver<CallFrame> {
       if (inFlight.remove(id, this) && !cancelled) {
         ReplyFrame.Builder b = ReplyFrame.newBuilder().setCallId(id);
         setter.accept(b, value);
+        String leader = service.leaderIfFollowing();
+        if (leader != null) {
+          b.setLeader(leader);
+        }
         write(b.build());
       }
     }

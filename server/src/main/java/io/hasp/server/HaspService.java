@@ -216,6 +216,11 @@ class HaspService extends HaspGrpc.HaspImplBase {
     }, ListLocksResponse::parseFrom);
   }
 
+  /** The leader's API address when this node follows a known leader (set on stream answers), else null. */
+  String leaderIfFollowing() {
+    return replicator.leaderIfFollowing();
+  }
+
   /** Many calls on one stream (see {@link CallStream}); each frame is handled as its unary twin. */
   @Override
   public StreamObserver<io.hasp.proto.CallFrame> calls(StreamObserver<io.hasp.proto.ReplyFrame> responses) {

@@ -262,6 +262,76 @@ class CallStreamTest {
     return c.getLock(name).map(l -> (long) l.getWaiters()).orElse(0L);
   }
 
+  @Test
+  void aFollowerNamesTheLeaderInItsAnswersAndTheLeaderDoesNot() throws Exception {
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    int follower = (leader + 1) % 3;
+    String client = "raw-" + UUID.randomUUID();
+    try (RawStream atFollower = new RawStream(follower); RawStream atLeader = new RawStream(leader)) {
+      atFollower.send(CallFrame.newBuilder().setCallId(1).setTryLock(LockRequest.newBuilder()
+          .setHeader(header(client, 1)).setName(name())).build());
+      ReplyFrame fromFollower = atFollower.next();
+      assertTrue(fromFollower.getTryLock().getLocked(), fromFollower.toString());
+      assertEquals(cluster.endpoint(leader), fromFollower.getLeader());
+      atLeader.send(CallFrame.newBuilder().setCallId(1).setTryLock(LockRequest.newBuilder()
+          .setHeader(header(client, 2)).setName(name())).build());
+      ReplyFrame fromLeader = atLeader.next();
+      assertTrue(fromLeader.getTryLock().getLocked(), fromLeader.toString());
+      assertEquals("", fromLeader.getLeader());
+    }
+  }
+
+  /**
+   * After a leader change a client's calls land on a follower, which forwards every one of them; its first answer
+   * names the leader, and the client's later calls go there. A client that was given only the follower's address
+   * (a proxy, a port forward) stays with it.
+   */
+  @Test
+  void aClientAnsweredByAFollowerMovesToTheLeaderAmongItsEndpoints() throws Exception {
+    int leader = cluster.leaderIndex(Duration.ofSeconds(30));
+    try (HaspClient client = HaspClient.builder().endpoints(cluster.endpoints()).build();
+        HaspClient pinned = HaspClient.builder().endpoints(java.util.List.of(cluster.endpoint(leader))).build()) {
+      client.tryLock(name()).orElseThrow().close(); // both start at the leader
+      pinned.tryLock(name()).orElseThrow().close();
+      int next = (leader + 1) % 3;
+      io.hasp.proto.HaspAdminGrpc.newBlockingStub(cluster.channel(leader)).withDeadlineAfter(60, TimeUnit.SECONDS)
+          .transferLeader(io.hasp.proto.TransferLeaderRequest.newBuilder().setTargetId(cluster.id(next)).build());
+      waitFor(() -> cluster.leaderIndex(Duration.ofSeconds(30)) == next, "leadership moved to " + cluster.id(next));
+      long[] before = tryLocksAnswered();
+      for (int i = 0; i < 20; i++) {
+        client.tryLock(name()).orElseThrow().close();
+      }
+      long[] moved = tryLocksAnswered();
+      assertTrue(moved[leader] - before[leader] <= 2, "the old leader answered " + (moved[leader] - before[leader]));
+      assertTrue(moved[next] - before[next] >= 18, "the new leader answered " + (moved[next] - before[next]));
+      for (int i = 0; i < 5; i++) {
+        pinned.tryLock(name()).orElseThrow().close();
+      }
+      long[] after = tryLocksAnswered();
+      assertEquals(5, after[leader] - moved[leader], "the pinned client stays at its only endpoint");
+    }
+  }
+
+  /** try_lock calls each node answered OK, from its /metrics. */
+  private static long[] tryLocksAnswered() throws Exception {
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    java.util.regex.Pattern line = java.util.regex.Pattern.compile(
+        "^hasp_requests_total\\{([^}]*)\\} ([0-9.eE+]+)$", java.util.regex.Pattern.MULTILINE);
+    long[] counts = new long[3];
+    for (int i = 0; i < 3; i++) {
+      String body = http.send(java.net.http.HttpRequest.newBuilder(
+              java.net.URI.create("http://" + cluster.httpAddress(i) + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      java.util.regex.Matcher m = line.matcher(body);
+      while (m.find()) {
+        if (m.group(1).contains("method=\"try_lock\"") && m.group(1).contains("code=\"OK\"")) {
+          counts[i] += (long) Double.parseDouble(m.group(2));
+        }
+      }
+    }
+    return counts;
+  }
+
   private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!condition.getAsBoolean()) {

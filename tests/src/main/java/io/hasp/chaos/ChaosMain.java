@@ -133,8 +133,11 @@ public final class ChaosMain {
           Thread.currentThread().interrupt();
         }
       }
-      engine.stop();
-      scratch.close();
+      try {
+        engine.stop();
+      } finally {
+        scratch.close();
+      }
     }, "chaos-engine-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
     List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", "--",

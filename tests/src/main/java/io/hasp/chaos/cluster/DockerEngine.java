@@ -95,8 +95,28 @@ public final class DockerEngine {
       Thread.currentThread().interrupt();
     }
     Cmd.run("ip", "link", "del", "docker0");
-    unmountUnder(dir);
-    LocalBackend.deleteTree(dir);
+    removeDir();
+  }
+
+  /**
+   * Unmounts and deletes the engine's directory, and again while it is still there (bounded): the engine's
+   * helpers (containerd, its shims) may still be writing in it for a moment after dockerd exited, and one
+   * interrupted container run's cleanup left it behind once (the next run's sweep removed it).
+   */
+  private void removeDir() {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      unmountUnder(dir);
+      LocalBackend.deleteTree(dir);
+      if (!Files.exists(dir)) {
+        return;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        System.err.println("chaos: " + dir + " is still there 20 s after the engine stopped; the next run sweeps it");
+        return;
+      }
+      LocalBackend.sleep(250);
+    }
   }
 
   /** Lazily unmounts whatever is still mounted under dir (overlay layers, netns files), deepest first. */

@@ -417,19 +417,16 @@ public final class Replicator implements Closeable {
   /** The leader's API address when this node does not lead and knows who does, else null. */
   String leaderIfFollowing() {
     DivisionInfo i = info.get();
-    if (i == null || i.isLeader() || i.getLeaderId() == null || i.getLeaderId().equals(self)) {
-      return null;
-    }
-    return apiAddress(i.getLeaderId());
+    return i == null || i.isLeader() || self.equals(i.getLeaderId()) ? null : leaderOf(i);
   }
 
   /** The API address of the leader this node knows of, or null. */
   public String leaderHint() {
-    DivisionInfo i = info.get();
-    if (i == null || i.getLeaderId() == null) {
-      return null;
-    }
-    return apiAddress(i.getLeaderId());
+    return leaderOf(info.get());
+  }
+
+  private String leaderOf(DivisionInfo i) {
+    return i == null || i.getLeaderId() == null ? null : apiAddress(i.getLeaderId());
   }
 
   @Override

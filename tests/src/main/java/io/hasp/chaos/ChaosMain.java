@@ -121,22 +121,16 @@ public final class ChaosMain {
       throw e;
     }
     Process[] child = new Process[1];
+    boolean[] cleaned = new boolean[1];
+    // Runs once: on Ctrl-C both the hook and this thread (its child having ended) get here, and two cleanups
+    // deleting the same directory at once once left it behind. The second waits for the first.
     Thread cleanup = new Thread(() -> {
-      Process c = child[0];
-      if (c != null && c.isAlive()) {
-        c.destroy();
-        try {
-          if (!c.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
-            c.destroyForcibly();
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
+      synchronized (cleaned) {
+        if (cleaned[0]) {
+          return;
         }
-      }
-      try {
-        engine.stop();
-      } finally {
-        scratch.close();
+        cleaned[0] = true;
+        stopEngine(child[0], engine, scratch);
       }
     }, "chaos-engine-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
@@ -168,6 +162,24 @@ public final class ChaosMain {
     unhook(cleanup);
     cleanup.run();
     return code >= 0 && code <= 3 ? code : 2; // a child that died (signal, crash) is a harness failure, not a verdict
+  }
+
+  private static void stopEngine(Process child, DockerEngine engine, Scratch scratch) {
+    if (child != null && child.isAlive()) {
+      child.destroy();
+      try {
+        if (!child.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+          child.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      engine.stop();
+    } finally {
+      scratch.close();
+    }
   }
 
   /** Shutdown hooks cannot be removed once the JVM is shutting down (Ctrl-C); they run then anyway. */

@@ -412,16 +412,44 @@ public final class LocalBackend implements Backend {
     deleteTree(dir);
   }
 
+  /**
+   * Deletes a directory tree as far as it can: entries that vanish meanwhile (another cleanup, a helper of the
+   * engine) are skipped, and one entry that cannot be deleted does not stop the rest.
+   */
   public static void deleteTree(Path root) {
-    if (!Files.exists(root)) {
+    if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
-    try (var walk = Files.walk(root)) {
-      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
+    try {
+      Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+        @Override
+        public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes a) {
+          delete(file);
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) {
+          delete(file);
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public java.nio.file.FileVisitResult postVisitDirectory(Path d, IOException e) {
+          delete(d);
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+      });
+    } catch (IOException | RuntimeException e) {
+      System.err.println("chaos: could not delete " + root + ": " + e);
+    }
+  }
+
+  private static void delete(Path p) {
+    try {
+      Files.deleteIfExists(p);
     } catch (IOException e) {
-      System.err.println("chaos: could not delete " + root + ": " + e.getMessage());
+      // left for the caller's check (or the next run's sweep)
     }
   }
 

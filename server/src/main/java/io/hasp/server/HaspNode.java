@@ -41,6 +41,8 @@ public final class HaspNode implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(HaspNode.class);
   /** How long a node being added may stay silent before the leader drops the change (see the Ratis settings). */
   static final long STAGING_TIMEOUT_S = 15;
+  /** I/O threads of the channels to the other nodes, apart from those serving the node's own Raft port. */
+  static final int PEER_CLIENT_IO_THREADS = 2;
 
   private final NodeConfig config;
   private final RaftGroup group;
@@ -166,6 +168,14 @@ public final class HaspNode implements Closeable {
     // from 0.3 s before the add. A node that has just started (JIT, first connections) on a busy 2-core machine
     // took longer than that, and the chaos run's member add failed. A dead node still fails the add, after this.
     RaftServerConfigKeys.setStagingTimeout(p, TimeDuration.valueOf(STAGING_TIMEOUT_S, TimeUnit.SECONDS));
+    // The channels this node opens to its peers (votes, appends) get I/O threads of their own. Ratis' handlers
+    // run on the server's I/O threads (directExecutor below), and a candidate that is asked for its vote, or sent
+    // a new leader's entries, waits there until its own election round ends; that round waits for the answers to
+    // its vote requests, which arrive on these channels. Sharing gRPC's default threads, an answer could be stuck
+    // behind that wait until the round timed out: two followers that became candidates together after a leader's
+    // death each granted the other's request and neither heard it, and the leader came one election timeout late
+    // (peers harness W7: new leader seen 491 ms after the kill, first grant 556 ms; 285-374 ms otherwise).
+    GrpcConfigKeys.Client.setWorkerGroupSize(p, PEER_CLIENT_IO_THREADS);
     // Advanced tuning: any JVM system property named raft.* is passed to Ratis as it is.
     for (String key : System.getProperties().stringPropertyNames()) {
       if (key.startsWith("raft.")) {
@@ -180,8 +190,9 @@ public final class HaspNode implements Closeable {
       if (types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {
         // Ratis' peer handlers (append entries, votes, read index, snapshot chunks) and the forwarding service run
         // on the I/O threads instead of being handed to gRPC's executor: one thread hand-off less per message,
-        // on the path of every write. They do not block but for short disk writes: a vote's metadata and a
-        // snapshot chunk, which is kept small for that (raft.server.log.appender.snapshot.chunk.size.max below).
+        // on the path of every write. They block only for short disk writes (a vote's metadata, a snapshot chunk,
+        // kept small for that by raft.server.log.appender.snapshot.chunk.size.max above) and, on a candidate, until
+        // its election round ends: see the peer channels' own I/O threads above.
         builder.directExecutor();
         builder.addService(PeerForwarding.service(batch -> {
           Replicator r = forwardTo.get();

@@ -2,6 +2,7 @@ package io.hasp.client;
 
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -81,6 +82,18 @@ final class Transport implements AutoCloseable {
         .build());
   }
 
+  /**
+   * A channel to a node that was down is in gRPC's reconnect backoff, which grows to two minutes and fails every
+   * call at once until it ends. This client paces its own tries ({@link RetryPolicy#backoffMs}, at most 1 s
+   * apart), so a try at such a channel connects now: without it a {@code lock()} that waited through an outage of
+   * the whole cluster was granted up to one backoff period (seconds to minutes) after the cluster served again.
+   */
+  static void reconnectNow(ManagedChannel channel) {
+    if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      channel.resetConnectBackoff();
+    }
+  }
+
   CallLine line(String address) {
     return lines.computeIfAbsent(address, a -> new CallLine(channel(a)));
   }
@@ -157,6 +170,7 @@ final class Transport implements AutoCloseable {
       result.completeExceptionally(new HaspException(io.hasp.proto.ErrorCode.WAIT_CANCELLED, "client is closed"));
       return;
     }
+    reconnectNow(channel(address));
     long tryMs = Math.max(1, Math.min(plan.perTryMs(), plan.budget().remainingMs()));
     Try<Q, R> t = new Try<>(method, request, plan, n, failed, address, result);
     CallLine line = streams ? line(address) : null;

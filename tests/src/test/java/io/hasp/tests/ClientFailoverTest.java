@@ -1,6 +1,7 @@
 package io.hasp.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hasp.client.HaspClient;
@@ -10,6 +11,7 @@ import io.hasp.client.LockOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -98,6 +100,36 @@ class ClientFailoverTest extends FreshClusterTest {
       assertTrue(again.isValid());
       assertTrue(again.token() > h.token());
       again.close();
+    }
+  }
+
+  /**
+   * The failover call as users make it, {@code lock()} with no wait timeout, made while every node is down and
+   * kept waiting through a long outage: it is granted within seconds of the cluster serving again. By then gRPC's
+   * reconnect backoff on the client's channels had grown to tens of seconds, and before Transport.reconnectNow the
+   * grant came only at the next reconnect (6 s after a 60 s outage by hand; 45 s here leaves ~10-25 s).
+   */
+  @Test
+  void aLockWithoutTimeoutWaitsThroughAnOutageOfTheWholeCluster() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    try (HaspClient client = HaspClient.builder().endpoints(cluster.endpoints()).build()) {
+      client.tryLock("outage-warm-up").orElseThrow().close(); // the client is connected before the outage
+      for (int i = 0; i < 3; i++) {
+        cluster.stop(i);
+      }
+      CompletableFuture<LockHandle> primary = CompletableFuture.supplyAsync(() -> client.lock("outage-primary"));
+      ProcessCluster.sleep(45_000); // the outage itself: its length is what grows the backoff
+      assertFalse(primary.isDone(), "no grant without a cluster: " + primary);
+      for (int i = 0; i < 3; i++) {
+        cluster.restart(i);
+      }
+      cluster.leaderIndex(Duration.ofSeconds(60));
+      long serving = System.nanoTime();
+      LockHandle h = primary.get(120, TimeUnit.SECONDS);
+      long lateMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - serving);
+      assertTrue(lateMs < 6_000, "granted " + lateMs + " ms after the cluster served again");
+      assertTrue(h.isValid());
+      h.close();
     }
   }
 }

@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ClientSession {
   private static final Logger LOG = LoggerFactory.getLogger(ClientSession.class);
+  /** How long a lost session's {@link #release} is tried: an outage longer than this ends it with the TTL. */
+  static final long RELEASE_BUDGET_MS = 10 * 60_000;
 
   /** The open session: its id and its secret key. */
   record Info(long id, String key) {}
@@ -139,13 +141,35 @@ final class ClientSession {
           }
           HaspException x = RetryPolicy.toException(HaspClient.unwrap(e));
           LOG.debug("keep-alive of session {} failed: {}", info.id(), x.getMessage());
-          boolean expired = x.code() == ErrorCode.SESSION_EXPIRED || x.code() == ErrorCode.PERMISSION_DENIED
-              || System.nanoTime() - lastKeepAliveNanos > TimeUnit.MILLISECONDS.toNanos(ttl.toMillis());
-          if (expired) {
+          boolean refused = x.code() == ErrorCode.SESSION_EXPIRED || x.code() == ErrorCode.PERMISSION_DENIED;
+          if (refused || System.nanoTime() - lastKeepAliveNanos > TimeUnit.MILLISECONDS.toNanos(ttl.toMillis())) {
             lost(info, x.code() == ErrorCode.SESSION_EXPIRED ? x
                 : new HaspException.SessionExpiredException("no keep-alive succeeded for " + ttl.toMillis() + " ms"));
+            if (!refused) {
+              release(info);
+            }
           } else {
             schedule(() -> keepAlive(info), Math.max(50, period / 4));
+          }
+        });
+  }
+
+  /**
+   * Closes a session this client gave up on (no keep-alive got through for a whole TTL) as soon as the cluster
+   * answers again, trying in the background for up to {@link #RELEASE_BUDGET_MS}. The cluster may well keep it:
+   * after an outage of the whole cluster a new leader gives every session a full TTL again (it cannot know how
+   * long its clients were away), and the holds tied to it would block their locks for that TTL although this
+   * client already reported them lost. Closed, they pass to the next waiter at once.
+   */
+  private void release(Info info) {
+    RequestHeader h = requests.begin();
+    transport.call(HaspGrpc.getCloseSessionMethod(), n -> CloseSessionRequest.newBuilder().setHeader(h)
+        .setSessionId(info.id()).setSessionKey(info.key()).build(),
+        new Transport.Plan(Budget.ofMillis(RELEASE_BUDGET_MS), attemptMs, false))
+        .whenComplete((r, e) -> {
+          requests.end(h.getRequestId());
+          if (e != null) {
+            LOG.debug("closing lost session {} failed (it expires after its TTL): {}", info.id(), e.toString());
           }
         });
   }

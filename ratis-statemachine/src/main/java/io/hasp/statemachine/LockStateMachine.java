@@ -139,6 +139,8 @@ public final class LockStateMachine extends BaseStateMachine {
   private void load(boolean fromSnapshot) throws IOException {
     synchronized (lock) {
       long startNanos = System.nanoTime();
+      LOG.info("Loading state from {} ({} ms after the JVM started)", storeDir,
+          java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
       SnapshotInfo snapshot = snapshots.getLatestSnapshot();
       if (store == null) {
         store = LockStore.open(storeDir);

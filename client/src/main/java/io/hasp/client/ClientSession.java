@@ -163,15 +163,19 @@ final class ClientSession {
    */
   private void release(Info info) {
     RequestHeader h = requests.begin();
-    transport.call(HaspGrpc.getCloseSessionMethod(), n -> CloseSessionRequest.newBuilder().setHeader(h)
-        .setSessionId(info.id()).setSessionKey(info.key()).build(),
-        new Transport.Plan(Budget.ofMillis(RELEASE_BUDGET_MS), attemptMs, false))
+    closeCall(info, h, new Transport.Plan(Budget.ofMillis(RELEASE_BUDGET_MS), attemptMs, false))
         .whenComplete((r, e) -> {
           requests.end(h.getRequestId());
           if (e != null) {
             LOG.debug("closing lost session {} failed (it expires after its TTL): {}", info.id(), e.toString());
           }
         });
+  }
+
+  /** Asks the cluster to close {@code info} (releasing what is tied to it) as request {@code h}. */
+  private CompletableFuture<?> closeCall(Info info, RequestHeader h, Transport.Plan plan) {
+    return transport.call(HaspGrpc.getCloseSessionMethod(), n -> CloseSessionRequest.newBuilder().setHeader(h)
+        .setSessionId(info.id()).setSessionKey(info.key()).build(), plan);
   }
 
   /** The session is gone: every hold tied to it is reported lost; the next call opens a new one. */
@@ -214,9 +218,7 @@ final class ClientSession {
     Info s = info;
     RequestHeader h = requests.begin();
     try {
-      transport.call(HaspGrpc.getCloseSessionMethod(), n -> CloseSessionRequest.newBuilder().setHeader(h)
-          .setSessionId(s.id()).setSessionKey(s.key()).build(),
-          new Transport.Plan(budget, Math.min(1_000, Math.max(1, budget.remainingMs())), false))
+      closeCall(s, h, new Transport.Plan(budget, Math.min(1_000, Math.max(1, budget.remainingMs())), false))
           .get(Math.max(1, budget.remainingMs()) + 500, TimeUnit.MILLISECONDS);
       return true;
     } catch (java.util.concurrent.ExecutionException e) {

@@ -76,6 +76,9 @@ public final class LockStateMachine extends BaseStateMachine {
   private LockStore store;
   private LockTable table = new LockTable();
   private long storeAppliedIndex;
+  /** Completed when the state loaded at start is in {@link #table} (see {@link #initialize}). */
+  private final CompletableFuture<Void> loaded = new CompletableFuture<>();
+  private boolean closed;
   private long appliedCommands;
   private long applyNanos;
   private volatile SnapshotTaken lastSnapshot = new SnapshotTaken(0, 0, 0);
@@ -126,18 +129,83 @@ public final class LockStateMachine extends BaseStateMachine {
     this.localClientId = Objects.requireNonNull(id);
   }
 
+  /**
+   * Opens the snapshot directory and starts loading the state on a thread of its own: Ratis starts this node's
+   * Raft port only after this returns, and at a million held locks the load takes seconds. Meanwhile this node
+   * votes, elects and replicates (none of which reads the state), so a cluster restarted as a whole has its leader
+   * when the loads end instead of starting its elections then. Whatever reads or writes the state waits for the
+   * load: applying entries ({@link #applyTransaction}), reads ({@link #query}), snapshots; the {@code local*}
+   * views, which are stale by contract, see an empty table until then.
+   */
   @Override
   public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
     super.initialize(server, groupId, raftStorage);
     getLifeCycle().startAndTransition(() -> {
       snapshots.init(raftStorage);
-      load(false);
+      SnapshotInfo snapshot = snapshots.getLatestSnapshot();
+      if (snapshot != null) {
+        setLastAppliedTermIndex(snapshot.getTermIndex());
+      }
+      Thread loader = new Thread(this::loadInBackground, "hasp-state-load");
+      loader.setDaemon(true);
+      loader.start();
     }, IOException.class);
+  }
+
+  /**
+   * Ratis' fault-injection point run on the load thread before the load (tests hold the load back with it:
+   * {@code CodeInjectionForTesting.put(LOAD_INJECTION, ...)}); the local id is the store directory.
+   */
+  public static final String LOAD_INJECTION = "LockStateMachine.load";
+
+  private void loadInBackground() {
+    try {
+      org.apache.ratis.util.CodeInjectionForTesting.execute(LOAD_INJECTION, storeDir, null);
+      load(false);
+      loaded.complete(null);
+    } catch (IOException | RuntimeException | Error e) {
+      loaded.completeExceptionally(e);
+      synchronized (lock) {
+        if (closed) {
+          LOG.info("State load of {} stopped: the node is closing", storeDir);
+          return;
+        }
+      }
+      LOG.error("Cannot load the state from {}: this node stops", storeDir, e);
+      // the node's watch on its Raft division ends the process (as for an entry that cannot be applied)
+      getServer().thenAccept(s -> {
+        try {
+          s.getDivision(getGroupId()).close();
+        } catch (IOException closing) {
+          LOG.warn("Closing the Raft division after the failed load: {}", closing.toString());
+        }
+      });
+    }
+  }
+
+  /** Whether the state is loaded (readiness: a node still loading cannot serve). */
+  public boolean isLoaded() {
+    return loaded.isDone() && !loaded.isCompletedExceptionally();
+  }
+
+  /** Waits for the state's load (at a node's start); throws when the load failed. */
+  private void awaitLoaded() {
+    if (loaded.isDone() && !loaded.isCompletedExceptionally()) {
+      return;
+    }
+    try {
+      loaded.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw new IllegalStateException("the state could not be loaded: " + e.getCause(), e.getCause());
+    }
   }
 
   /** Opens the store (from the latest snapshot when the live store is behind it) and rebuilds the table. */
   private void load(boolean fromSnapshot) throws IOException {
     synchronized (lock) {
+      if (closed) {
+        throw new IOException("the state machine is closed");
+      }
       long startNanos = System.nanoTime();
       LOG.info("Loading state from {} ({} ms after the JVM started)", storeDir,
           java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
@@ -187,6 +255,7 @@ public final class LockStateMachine extends BaseStateMachine {
 
   @Override
   public void reinitialize() throws IOException {
+    awaitLoaded();
     snapshots.reload();
     load(true);
     LifeCycle lc = getLifeCycle();
@@ -270,6 +339,7 @@ public final class LockStateMachine extends BaseStateMachine {
 
   @Override
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    awaitLoaded();
     LogEntryProto entry = trx.getLogEntry();
     long index = entry.getIndex();
     long term = entry.getTerm();
@@ -436,6 +506,7 @@ public final class LockStateMachine extends BaseStateMachine {
 
   @Override
   public long takeSnapshot() throws IOException {
+    awaitLoaded();
     TermIndex last = getLastAppliedTermIndex();
     if (last == null || last.getIndex() <= 0) {
       return -1;
@@ -470,6 +541,7 @@ public final class LockStateMachine extends BaseStateMachine {
     } catch (InvalidProtocolBufferException e) {
       return CompletableFuture.failedFuture(new IllegalArgumentException("malformed query: " + e.getMessage()));
     }
+    awaitLoaded();
     com.google.protobuf.MessageLite answer;
     synchronized (lock) {
       switch (q.getQCase()) {
@@ -606,6 +678,7 @@ public final class LockStateMachine extends BaseStateMachine {
   @Override
   public void close() throws IOException {
     synchronized (lock) {
+      closed = true;
       if (store != null) {
         store.close();
         store = null;

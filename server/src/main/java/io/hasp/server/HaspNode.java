@@ -226,6 +226,7 @@ public final class HaspNode implements Closeable {
     registerGauges();
     LeaderContact contact = new LeaderContact(this::divisionInfo, waits, config.nodeId(), members::isVoter);
     this.readiness = new io.hasp.server.ops.Readiness(() -> raftServer.getDivision(group.getGroupId()),
+        stateMachine::isLoaded,
         () -> contact.silenceMs(System.nanoTime()), LeaderContact.CUT_OFF_MS, config.readyAppliedLagMax());
     this.ops = new io.hasp.server.ops.OpsMetrics(config.nodeId(), stateMachine,
         () -> raftServer.getDivision(group.getGroupId()), waits::size, readiness, metrics);
@@ -300,7 +301,8 @@ public final class HaspNode implements Closeable {
             + "an empty data directory and add it again (member add)", config.nodeId());
         onRemoved.run();
       } else {
-        LOG.error("The Raft division of this node stopped (an entry could not be applied); the node exits");
+        LOG.error("The Raft division of this node stopped (its state could not be loaded, or an entry could not be "
+            + "applied); the node exits");
         onFatal.run();
       }
     });

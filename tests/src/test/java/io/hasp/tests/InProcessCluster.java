@@ -141,6 +141,13 @@ final class InProcessCluster implements AutoCloseable {
     }
   }
 
+  HaspGrpc.HaspFutureStub futureStub(int i) {
+    stub(i); // opens the channel
+    synchronized (channels) {
+      return HaspGrpc.newFutureStub(channels[i]).withDeadlineAfter(120, TimeUnit.SECONDS);
+    }
+  }
+
   ClusterStatusResponse status(int i) {
     return nodes[i] == null ? null : nodes[i].status();
   }

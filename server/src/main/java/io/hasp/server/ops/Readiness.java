@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Whether this node is ready to serve, and why not. Ready means all of:
  * <ul>
+ *   <li>its state is loaded (a node loads it in the background at start: it votes and replicates meanwhile);
  *   <li>a leader is known (and, on the leader itself, its first entry of the term is applied);
  *   <li>this node is in touch: as leader it heard a majority, as follower its leader, within
  *       {@link #contactMs} (the same measure that sends waiting Lock calls elsewhere);
@@ -37,6 +38,7 @@ public final class Readiness implements AutoCloseable {
   }
 
   private final DivisionSource division;
+  private final java.util.function.BooleanSupplier stateLoaded;
   private final LongSupplier silenceMs;
   private final long contactMs;
   private final long appliedLagMax;
@@ -53,8 +55,10 @@ public final class Readiness implements AutoCloseable {
    * @param contactMs the silence up to which it still counts as in touch
    * @param appliedLagMax ready.applied.lag.max
    */
-  public Readiness(DivisionSource division, LongSupplier silenceMs, long contactMs, long appliedLagMax) {
+  public Readiness(DivisionSource division, java.util.function.BooleanSupplier stateLoaded, LongSupplier silenceMs,
+      long contactMs, long appliedLagMax) {
     this.division = division;
+    this.stateLoaded = stateLoaded;
     this.silenceMs = silenceMs;
     this.contactMs = contactMs;
     this.appliedLagMax = appliedLagMax;
@@ -85,6 +89,9 @@ public final class Readiness implements AutoCloseable {
     DivisionInfo i = d.getInfo();
     if (!i.isAlive()) {
       return new Verdict(false, "the Raft division stopped");
+    }
+    if (!stateLoaded.getAsBoolean()) {
+      return new Verdict(false, "loading its state (it votes and replicates meanwhile, but serves nothing)");
     }
     String role = i.getCurrentRole().name();
     long term = i.getCurrentTerm();

@@ -536,7 +536,7 @@ public final class LockTable {
     meta = meta.withLastToken(token);
     Holder holder = new Holder(lock.name, key, token, sessionId, owner, leaseMs, leaseMs > 0 ? now + leaseMs : 0,
         now, clientId, requestId, attempt);
-    lock.holders.put(key, holder);
+    lock.holders.put(holder);
     index(lock, holder, deadlines);
     changes.putHolder(holder);
     return holder;
@@ -630,7 +630,7 @@ public final class LockTable {
     if (old.hasLease()) {
       deadlines.remove(Deadline.of(old));
     }
-    lock.holders.put(updated.key(), updated);
+    lock.holders.put(updated);
     if (updated.hasLease()) {
       deadlines.add(Deadline.of(updated));
     }
@@ -953,7 +953,7 @@ public final class LockTable {
     }
     if (lock == null) {
       restoringHolders.computeIfAbsent(holder.name(), n -> new ArrayList<>()).add(holder);
-    } else if (lock.holders.put(holder.key(), holder) != null) {
+    } else if (lock.holders.put(holder) != null) {
       throw new IllegalStateException("holder '" + holder.key() + "' of lock '" + lock.name + "' restored twice");
     }
   }
@@ -1046,7 +1046,7 @@ public final class LockTable {
     holders.sort((a, b) -> Long.compare(a.token(), b.token()));
     lock.holders.clear();
     for (Holder h : holders) {
-      lock.holders.put(h.key(), h);
+      lock.holders.put(h);
     }
   }
 

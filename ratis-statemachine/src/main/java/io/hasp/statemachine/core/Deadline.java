@@ -6,11 +6,8 @@ import java.util.Comparator;
  * A pending deadline of the table: when a lease, a wait or a session ends. Ordered by time, then kind, then
  * identity, so every replica walks due deadlines in the same order.
  */
-sealed interface Deadline {
+sealed interface Deadline permits Holder, Deadline.WaitEnd, Deadline.SessionEnd {
   long atMs();
-
-  /** A holder's lease. */
-  record LeaseEnd(long atMs, String name, String key) implements Deadline {}
 
   /** A waiter's wait timeout. */
   record WaitEnd(long atMs, String name, long seq) implements Deadline {}
@@ -18,8 +15,9 @@ sealed interface Deadline {
   /** A session's expiry. */
   record SessionEnd(long atMs, long sessionId) implements Deadline {}
 
-  static LeaseEnd of(Holder h) {
-    return new LeaseEnd(h.expiresAtMs(), h.name(), h.key());
+  /** A holder's lease end: the holder itself (a million leased holders need no second object each). */
+  static Deadline of(Holder h) {
+    return h;
   }
 
   static WaitEnd of(Waiter w) {
@@ -51,15 +49,15 @@ sealed interface Deadline {
   }
 
   private static int rank(Deadline d) {
-    return d instanceof LeaseEnd ? 0 : d instanceof WaitEnd ? 1 : 2;
+    return d instanceof Holder ? 0 : d instanceof WaitEnd ? 1 : 2;
   }
 
   private static String name(Deadline d) {
-    return d instanceof LeaseEnd l ? l.name() : d instanceof WaitEnd w ? w.name() : "";
+    return d instanceof Holder h ? h.name() : d instanceof WaitEnd w ? w.name() : "";
   }
 
   private static String key(Deadline d) {
-    return d instanceof LeaseEnd l ? l.key() : "";
+    return d instanceof Holder h ? h.key() : "";
   }
 
   private static long number(Deadline d) {

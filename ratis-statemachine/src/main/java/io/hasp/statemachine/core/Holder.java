@@ -22,7 +22,13 @@ public record Holder(
     long acquiredAtMs,
     String clientId,
     long requestId,
-    long attempt) {
+    long attempt) implements Deadline {
+
+  /** The lease deadline as last written ({@link #expiresAtMs}): where a leased holder sits in the deadline index. */
+  @Override
+  public long atMs() {
+    return expiresAtMs;
+  }
 
   public boolean hasLease() {
     return leaseMs > 0;

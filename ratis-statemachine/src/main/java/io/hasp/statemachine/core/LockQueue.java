@@ -12,6 +12,9 @@ import java.util.Map;
  * (timeouts, abandons), by key (a key must not wait twice) and by waiting party (superseding).
  */
 final class LockQueue {
+  /** The queue of every lock that never had a waiter: always empty ({@link #add} refuses it). */
+  static final LockQueue NONE = new LockQueue();
+
   /** A waiting party: one thread of one session. */
   private record Party(long sessionId, long threadId) {}
 
@@ -54,6 +57,9 @@ final class LockQueue {
 
   /** Appends; the waiter's seq must be larger than every queued one. */
   void add(Waiter w) {
+    if (this == NONE) {
+      throw new IllegalStateException("a waiter added to the shared empty queue");
+    }
     if (bySeq == null) {
       bySeq = new LinkedHashMap<>();
       seqByKey = new HashMap<>();
@@ -68,6 +74,9 @@ final class LockQueue {
 
   /** Replaces a queued waiter by an updated copy (same seq, key and party). */
   void replace(Waiter w) {
+    if (bySeq == null) {
+      throw new IllegalStateException("waiter " + w.seq() + " replaced in an empty queue");
+    }
     bySeq.put(w.seq(), w);
   }
 

@@ -32,15 +32,13 @@ import java.util.TreeSet;
  * with the state it indexes.
  */
 public final class LockTable {
-  /** Where a holder is: its lock and key. */
-  record HolderRef(String name, String key) {}
-
   final TreeMap<String, LockState> locks = new TreeMap<>();
   final SessionIndex sessions = new SessionIndex();
   final OutcomeTable outcomes = new OutcomeTable();
   // not final: a restore replaces them with maps sized for every restored record (no rehash per doubling)
   Map<RequestRef, Waiter> waitersByRequest = new HashMap<>();
-  Map<RequestRef, HolderRef> holdersByRequest = new HashMap<>();
+  /** The live holder of each identified request (kept current when a holder is replaced by an updated copy). */
+  Map<RequestRef, Holder> holdersByRequest = new HashMap<>();
   final TreeSet<Deadline> deadlines = new TreeSet<>(Deadline.ORDER);
   long holderCount;
   long waiterCount;
@@ -228,7 +226,7 @@ public final class LockTable {
       }
       return new Result.Queued(w);
     }
-    HolderRef hr = holdersByRequest.get(ref);
+    Holder hr = holdersByRequest.get(ref);
     if (hr != null) {
       if (!hr.name().equals(c.name())) {
         return reusedRequestId(ref, hr.name(), c.name());
@@ -456,7 +454,7 @@ public final class LockTable {
       deleteIfEmpty(lock, changes);
       return new Result.Abandoned(AbandonOutcome.WAITER_REMOVED);
     }
-    HolderRef hr = holdersByRequest.get(ref);
+    Holder hr = holdersByRequest.get(ref);
     if (hr != null) {
       LockState lock = locks.get(hr.name());
       Holder h = lock.holders.get(hr.key());
@@ -490,7 +488,7 @@ public final class LockTable {
     while (budget > 0 && !deadlines.isEmpty() && deadlines.first().atMs() <= now) {
       Deadline due = deadlines.first();
       budget--;
-      if (due instanceof Deadline.LeaseEnd l) {
+      if (due instanceof Holder l) {
         LockState lock = locks.get(l.name());
         Holder holder = lock.holders.get(l.key());
         long effective = effectiveExpiry(holder);
@@ -543,7 +541,7 @@ public final class LockTable {
   }
 
   private void enqueue(LockState lock, Waiter waiter, Changes changes) {
-    lock.queue.add(waiter);
+    lock.queueToAdd().add(waiter);
     index(lock, waiter, deadlines);
     changes.putWaiter(waiter);
   }
@@ -561,7 +559,7 @@ public final class LockTable {
       sessions.linkHolder(holder.sessionId(), lock.name, holder.key());
     }
     if (holder.identified()) {
-      holdersByRequest.put(holder.ref(), new HolderRef(lock.name, holder.key()));
+      holdersByRequest.put(holder.ref(), holder);
     }
   }
 
@@ -633,6 +631,9 @@ public final class LockTable {
     lock.holders.put(updated);
     if (updated.hasLease()) {
       deadlines.add(Deadline.of(updated));
+    }
+    if (updated.identified()) {
+      holdersByRequest.put(updated.ref(), updated);
     }
     changes.putHolder(updated);
   }
@@ -832,7 +833,7 @@ public final class LockTable {
 
   /** The live hold granted to this request (with its effective deadline), or null. */
   public Holder holderOf(String clientId, long requestId) {
-    HolderRef hr = holdersByRequest.get(new RequestRef(clientId, requestId));
+    Holder hr = holdersByRequest.get(new RequestRef(clientId, requestId));
     return hr == null ? null : effective(locks.get(hr.name()).holders.get(hr.key()));
   }
 
@@ -1016,7 +1017,7 @@ public final class LockTable {
       if (waiters != null) {
         waiters.sort((a, b) -> Long.compare(a.seq(), b.seq()));
         for (Waiter w : waiters) {
-          lock.queue.add(w);
+          lock.queueToAdd().add(w);
           index(lock, w, waitEnds);
         }
       }

@@ -46,7 +46,7 @@ final class TableInvariants {
           check(!h.hasLease() || t.deadlines.contains(Deadline.of(h)), "lease not indexed in ", lock.name);
           check(h.sessionId() == 0 || linked(t, h.sessionId(), lock.name, h.key()), "holder session not linked in ",
               lock.name);
-          check(!h.identified() || new LockTable.HolderRef(lock.name, h.key()).equals(t.holdersByRequest.get(h.ref())),
+          check(!h.identified() || t.holdersByRequest.get(h.ref()) == h,
               "holder not indexed by request in ", lock.name);
         }
         holdersIndexed += h.identified() ? 1 : 0;

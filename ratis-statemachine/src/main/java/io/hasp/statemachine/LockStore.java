@@ -33,6 +33,7 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
 import org.rocksdb.FlushOptions;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -166,7 +167,8 @@ public final class LockStore implements Closeable {
   private void loadLocksAndHolders(LockTable table) throws IOException, RocksDBException {
     HolderDecoder decoder = new HolderDecoder();
     table.expectRestoredLocks(db.getLongProperty(locks, "rocksdb.estimate-num-keys"));
-    try (RocksIterator li = db.newIterator(locks); RocksIterator hi = db.newIterator(holders)) {
+    try (ReadOptions ro = scanOptions(); RocksIterator li = db.newIterator(locks, ro);
+        RocksIterator hi = db.newIterator(holders, ro)) {
       hi.seekToFirst();
       for (li.seekToFirst(); li.isValid(); li.next()) {
         LockRecord r = LockRecord.parseFrom(li.value());
@@ -266,11 +268,19 @@ public final class LockStore implements Closeable {
   }
 
   private void forEach(ColumnFamilyHandle cf, RecordReader reader) throws IOException {
-    try (RocksIterator it = db.newIterator(cf)) {
+    try (ReadOptions ro = scanOptions(); RocksIterator it = db.newIterator(cf, ro)) {
       for (it.seekToFirst(); it.isValid(); it.next()) {
         reader.read(it.value());
       }
     }
+  }
+
+  /**
+   * A load reads every record once, in order: its blocks skip the block cache (inserting and evicting each block
+   * was ~3% of a million-lock load) and files are read ahead.
+   */
+  private static ReadOptions scanOptions() {
+    return new ReadOptions().setFillCache(false).setReadaheadSize(2L << 20);
   }
 
   /** Starts a batch that collects the changes of one or more applied entries. */

@@ -45,10 +45,10 @@ class LauncherTest {
     return out;
   }
 
-  /** A base port whose API and Raft ports for 3 nodes are all free now. */
-  private static int freeBase() throws IOException {
+  /** A base port whose API, Raft, HTTP and REST ports for 3 nodes are all free now (below the ephemeral range). */
+  static int freeBase() throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int base = 20_000 + (int) (Math.random() * 30_000);
+      int base = io.hasp.chaos.cluster.LocalBackend.randomPortBelowEphemeral(253);
       if (free(base + 1) && free(base + 2) && free(base + 3) && free(base + 101) && free(base + 102) && free(base + 103)
           && free(base + 201) && free(base + 202) && free(base + 203) && free(base + 251) && free(base + 252)
           && free(base + 253)) {
@@ -61,7 +61,7 @@ class LauncherTest {
   /** A base for the launcher's LDLM ports (n1..n3 on base..base+2), free now and apart from {@code haspBase}'s. */
   static int freeLdlmBase(int haspBase) throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int base = 20_000 + (int) (Math.random() * 30_000);
+      int base = io.hasp.chaos.cluster.LocalBackend.randomPortBelowEphemeral(2);
       if (Math.abs(base - haspBase) > 300 && free(base) && free(base + 1) && free(base + 2)) {
         return base;
       }

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,29 +53,6 @@ class SecureLauncherTest {
     return bash(expectedExit, Map.of(), "'" + script() + "' " + args);
   }
 
-  private static int freeBase() throws IOException {
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int base = 20_000 + (int) (Math.random() * 30_000);
-      boolean all = true;
-      for (int port : new int[] {base + 1, base + 2, base + 3, base + 101, base + 102, base + 103, base + 201,
-          base + 202, base + 203, base + 251, base + 252, base + 253}) {
-        all &= free(port);
-      }
-      if (all) {
-        return base;
-      }
-    }
-    throw new IllegalStateException("no free port range");
-  }
-
-  private static boolean free(int port) {
-    try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
   @AfterEach
   void down() throws Exception {
     if (basePort != 0) {
@@ -88,7 +62,7 @@ class SecureLauncherTest {
 
   @Test
   void upSecurePrintsSettingsThatWorkAndPlaintextFails() throws Exception {
-    basePort = freeBase();
+    basePort = LauncherTest.freeBase();
     ldlmBasePort = LauncherTest.freeLdlmBase(basePort);
     String up = hasp(0, "up --secure");
     assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);

@@ -161,12 +161,23 @@ public final class LocalBackend implements Backend {
    * one at a time can hand back the port just closed (a node then refused to start, "http.address ... is also
    * this node's raft address", and the run ended with rc 2 before any fault). The test clusters' ports too.
    */
+  /**
+   * {@code count} different ports free on {@code host} now, below the kernel's ephemeral range: a port the kernel
+   * hands out (binding port 0) may be taken, between a node's stop and its restart, as the local port of any
+   * outgoing connection (nodes dial their peers as soon as they start), and the restarted node then cannot listen.
+   */
   public static int[] freePorts(InetAddress host, int count) throws IOException {
     int[] ports = new int[count];
     List<ServerSocket> open = new ArrayList<>();
     try {
       for (int i = 0; i < count; i++) {
-        ServerSocket s = new ServerSocket(0, 1, host);
+        ServerSocket s = null;
+        for (int attempt = 0; attempt < 200 && s == null; attempt++) {
+          s = tryListen(host, randomPortBelowEphemeral(0));
+        }
+        if (s == null) {
+          s = new ServerSocket(0, 1, host); // a crowded range: any free port
+        }
         open.add(s);
         ports[i] = s.getLocalPort();
       }
@@ -176,6 +187,39 @@ public final class LocalBackend implements Backend {
       }
     }
     return ports;
+  }
+
+  private static ServerSocket tryListen(InetAddress host, int port) {
+    try {
+      ServerSocket s = new ServerSocket();
+      s.setReuseAddress(false);
+      try {
+        s.bind(new java.net.InetSocketAddress(host, port), 1);
+        return s;
+      } catch (IOException taken) {
+        s.close();
+        return null;
+      }
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * A random port p in [10000, first ephemeral port - span - 1], so that p..p+span are all below the kernel's
+   * ephemeral range (net.ipv4.ip_local_port_range; 32768 when it cannot be read).
+   */
+  public static int randomPortBelowEphemeral(int span) {
+    int low = 32_768;
+    try {
+      String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      low = Integer.parseInt(range.split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      // not Linux, or unreadable: the usual default
+    }
+    int from = 10_000;
+    int to = Math.max(from + 1_000, low - span - 1);
+    return from + java.util.concurrent.ThreadLocalRandom.current().nextInt(to - from);
   }
 
   private Path clockFile(int node) {

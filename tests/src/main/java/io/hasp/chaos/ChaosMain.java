@@ -60,7 +60,9 @@ public final class ChaosMain {
       "  --min-availability 0.5   availability below this fails the run",
       "  --node-env HASP_K=V      a node setting for every node, e.g. HASP_ELECTION_TIMEOUT_MIN=1s (repeatable)",
       "  --cleanup                remove what an interrupted run left, then exit",
-      "  --recheck REPORT_DIR     check a saved run's history.jsonl again (writes REPORT_DIR/recheck)",
+      "  --recheck REPORT_DIR     check a saved run's history.jsonl again (writes REPORT_DIR/recheck); an",
+      "                           UNDECIDED lock may be searched further: JAVA_TOOL_OPTIONS=",
+      "                           -Dhasp.chaos.check.states=N (states per lock, default 2000000)",
       "exit: 0 valid, 1 violation found, 3 undecided, 2 bad flags or the cluster could not be run");
 
   public static int run(String[] args) {

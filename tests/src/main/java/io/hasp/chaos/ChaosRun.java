@@ -106,7 +106,7 @@ public final class ChaosRun {
       double minAvailability) {
     List<Verdict> verdicts = new ArrayList<>();
     verdicts.add(Checks.linearizability(ops, Workload.LEASE.toNanos(),
-        TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), 2_000_000));
+        TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), Long.getLong("hasp.chaos.check.states", 2_000_000)));
     verdicts.add(Checks.holders(ops));
     verdicts.add(Checks.fencing(ops));
     verdicts.add(Checks.readVisibility(ops));

@@ -8,6 +8,10 @@ import io.hasp.server.HaspNode;
 import io.hasp.server.NodeConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,6 +52,7 @@ final class InProcessCluster implements AutoCloseable {
   private final List<ManualClock> clocks = new ArrayList<>();
   private final HaspNode[] nodes;
   private final ManagedChannel[] channels;
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private InProcessCluster(int n) {
     this.nodes = new HaspNode[n];
@@ -98,6 +103,25 @@ final class InProcessCluster implements AutoCloseable {
   /** Node i's HTTP address (/metrics, /health, /ready). */
   String httpAddress(int i) {
     return configs.get(i).httpAddress().toString();
+  }
+
+  /** A GET of {@code path} on node i's HTTP address. */
+  HttpResponse<String> httpGet(int i, String path) throws IOException, InterruptedException {
+    HttpRequest r = HttpRequest.newBuilder(URI.create("http://" + httpAddress(i) + path))
+        .timeout(Duration.ofSeconds(10)).GET().build();
+    return http.send(r, HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The status of a GET of {@code path} on node i's HTTP address; -1 when it cannot be reached. */
+  int httpStatus(int i, String path) {
+    try {
+      return httpGet(i, path).statusCode();
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   ManualClock clock(int i) {

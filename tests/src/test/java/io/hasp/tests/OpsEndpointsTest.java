@@ -17,9 +17,6 @@ import io.hasp.proto.LockResponse;
 import io.hasp.tests.PrometheusText.Family;
 import io.hasp.tests.PrometheusText.Sample;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,19 +41,12 @@ import org.junit.jupiter.api.io.TempDir;
 class OpsEndpointsTest {
   @TempDir Path dir;
   private InProcessCluster cluster;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   @AfterEach
   void stop() {
     if (cluster != null) {
       cluster.close();
     }
-  }
-
-  private HttpResponse<String> get(int node, String path) throws IOException, InterruptedException {
-    HttpRequest r = HttpRequest.newBuilder(URI.create("http://" + cluster.httpAddress(node) + path))
-        .timeout(Duration.ofSeconds(10)).GET().build();
-    return http.send(r, HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
@@ -78,7 +68,7 @@ class OpsEndpointsTest {
     Rpc.assertError(Status.Code.NOT_FOUND, "LOCK_NOT_FOUND",
         () -> cluster.stub(leader).unlock(client.unlock("ops-none", "no-key")));
 
-    HttpResponse<String> response = get(leader, "/metrics");
+    HttpResponse<String> response = cluster.httpGet(leader, "/metrics");
     assertEquals(200, response.statusCode(), response.body());
     assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"),
         () -> "content type " + response.headers());
@@ -145,7 +135,7 @@ class OpsEndpointsTest {
     assertTrue(queried >= 20, "dashboard queries: " + queried);
     // a follower exports its own view: same families, FOLLOWER role, the same leader's term
     int follower = (leader + 1) % 3;
-    Map<String, Family> followerFamilies = PrometheusText.parse(get(follower, "/metrics").body());
+    Map<String, Family> followerFamilies = PrometheusText.parse(cluster.httpGet(follower, "/metrics").body());
     assertEquals(1, value(family(followerFamilies, "hasp_raft_role", "gauge"), "hasp_raft_role",
         Map.of("role", "FOLLOWER")));
     assertTrue(single(followerFamilies, "hasp_raft_term", "gauge") >= single(families, "hasp_raft_term", "gauge"));
@@ -157,26 +147,26 @@ class OpsEndpointsTest {
     int leader = cluster.leaderIndex(Duration.ofSeconds(60));
     for (int i = 0; i < 3; i++) {
       int node = i;
-      awaitCondition("node " + node + " ready", Duration.ofSeconds(60), () -> status(node, "/ready") == 200);
-      assertEquals("ok\n", get(node, "/health").body());
+      awaitCondition("node " + node + " ready", Duration.ofSeconds(60), () -> cluster.httpStatus(node, "/ready") == 200);
+      assertEquals("ok\n", cluster.httpGet(node, "/health").body());
       awaitCondition("node " + node + " SERVING", Duration.ofSeconds(30),
           () -> health(node, "") == ServingStatus.SERVING && health(node, "hasp.v1.Hasp") == ServingStatus.SERVING);
     }
-    assertTrue(get(leader, "/ready").body().startsWith("ready: LEADER"), () -> body(leader, "/ready"));
+    assertTrue(cluster.httpGet(leader, "/ready").body().startsWith("ready: LEADER"), () -> body(leader, "/ready"));
     StatusRuntimeException unknown = assertThrows(StatusRuntimeException.class, () -> healthStub(leader)
         .check(HealthCheckRequest.newBuilder().setService("no.such.Service").build()));
     assertEquals(Status.Code.NOT_FOUND, unknown.getStatus().getCode());
-    assertEquals(404, status(leader, "/nothing"));
+    assertEquals(404, cluster.httpStatus(leader, "/nothing"));
 
     // the leader alone: it hears no majority, so it is not ready, though it still lives
     int a = (leader + 1) % 3;
     int b = (leader + 2) % 3;
     cluster.stop(a);
     cluster.stop(b);
-    awaitCondition("lone leader not ready", Duration.ofSeconds(30), () -> status(leader, "/ready") == 503);
+    awaitCondition("lone leader not ready", Duration.ofSeconds(30), () -> cluster.httpStatus(leader, "/ready") == 503);
     String reason = body(leader, "/ready");
     assertTrue(reason.contains("majority") || reason.contains("no leader") || reason.contains("no contact"), reason);
-    assertEquals(200, status(leader, "/health"));
+    assertEquals(200, cluster.httpStatus(leader, "/health"));
     awaitCondition("lone leader NOT_SERVING", Duration.ofSeconds(30),
         () -> health(leader, "") == ServingStatus.NOT_SERVING
             && health(leader, "hasp.v1.Hasp") == ServingStatus.NOT_SERVING);
@@ -187,26 +177,15 @@ class OpsEndpointsTest {
     cluster.leaderIndex(Duration.ofSeconds(90));
     for (int i = 0; i < 3; i++) {
       int node = i;
-      awaitCondition("node " + node + " ready again", Duration.ofSeconds(90), () -> status(node, "/ready") == 200);
+      awaitCondition("node " + node + " ready again", Duration.ofSeconds(90), () -> cluster.httpStatus(node, "/ready") == 200);
       awaitCondition("node " + node + " SERVING again", Duration.ofSeconds(30),
           () -> health(node, "") == ServingStatus.SERVING);
     }
   }
 
-  private int status(int node, String path) {
-    try {
-      return get(node, path).statusCode();
-    } catch (IOException e) {
-      return -1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
-  }
-
   private String body(int node, String path) {
     try {
-      return get(node, path).body();
+      return cluster.httpGet(node, path).body();
     } catch (IOException e) {
       return "(" + e + ")";
     } catch (InterruptedException e) {

@@ -10,10 +10,6 @@ import io.hasp.proto.GetLockRequest;
 import io.hasp.proto.GetLockResponse;
 import io.hasp.proto.LockResponse;
 import io.hasp.statemachine.LockStateMachine;
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +18,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.apache.ratis.util.CodeInjectionForTesting;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,7 +32,6 @@ class StateLoadTest {
   @TempDir Path dir;
   private InProcessCluster cluster;
   private final CountDownLatch release = new CountDownLatch(1);
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   @AfterEach
   void stop() {
@@ -75,11 +69,11 @@ class StateLoadTest {
     for (int i = 0; i < 3; i++) {
       cluster.restart(i); // returns while the node's load is held back
     }
-    await("every load held back", Duration.ofSeconds(30), () -> heldBack.get() == 3);
+    LdlmClusterTest.await(Duration.ofSeconds(30), "every load held back", () -> heldBack.get() == 3);
     int newLeader = cluster.leaderIndex(Duration.ofSeconds(60));
     assertEquals(1, release.getCount(), "the leader was elected while every load was held back");
     for (int i = 0; i < 3; i++) {
-      HttpResponse<String> ready = get(i, "/ready");
+      HttpResponse<String> ready = cluster.httpGet(i, "/ready");
       assertEquals(503, ready.statusCode(), ready.body());
       assertTrue(ready.body().contains("loading its state"), ready.body());
     }
@@ -106,7 +100,8 @@ class StateLoadTest {
     assertTrue(c.getGrant().getToken() > lastToken, "tokens go on from the loaded state: " + c.getGrant());
     for (int i = 0; i < 3; i++) {
       int node = i;
-      await("node " + node + " ready", Duration.ofSeconds(60), () -> status(node, "/ready") == 200);
+      LdlmClusterTest.await(Duration.ofSeconds(60), "node " + node + " ready",
+          () -> cluster.httpStatus(node, "/ready") == 200);
       GetLockResponse b = cluster.stub(node).getLock(GetLockRequest.newBuilder().setName("load-b19").build());
       assertEquals(lastToken, b.getLock().getHolders(0).getToken(), "node " + node);
     }
@@ -124,33 +119,6 @@ class StateLoadTest {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return true;
-    }
-  }
-
-  private HttpResponse<String> get(int node, String path) throws IOException, InterruptedException {
-    HttpRequest r = HttpRequest.newBuilder(URI.create("http://" + cluster.httpAddress(node) + path))
-        .timeout(Duration.ofSeconds(10)).build();
-    return http.send(r, HttpResponse.BodyHandlers.ofString());
-  }
-
-  private int status(int node, String path) {
-    try {
-      return get(node, path).statusCode();
-    } catch (IOException e) {
-      return -1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return -1;
-    }
-  }
-
-  private static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail(what + ": not within " + timeout);
-      }
-      Thread.sleep(50);
     }
   }
 }

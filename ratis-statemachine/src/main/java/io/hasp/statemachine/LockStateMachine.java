@@ -190,7 +190,7 @@ public final class LockStateMachine extends BaseStateMachine {
 
   /** Waits for the state's load (at a node's start); throws when the load failed. */
   private void awaitLoaded() {
-    if (loaded.isDone() && !loaded.isCompletedExceptionally()) {
+    if (isLoaded()) {
       return;
     }
     try {

@@ -226,13 +226,12 @@ public final class LockTable {
       }
       return new Result.Queued(w);
     }
-    Holder hr = holdersByRequest.get(ref);
-    if (hr != null) {
-      if (!hr.name().equals(c.name())) {
-        return reusedRequestId(ref, hr.name(), c.name());
+    Holder h = holdersByRequest.get(ref);
+    if (h != null) {
+      if (!h.name().equals(c.name())) {
+        return reusedRequestId(ref, h.name(), c.name());
       }
-      LockState lock = locks.get(hr.name());
-      Holder h = lock.holders.get(hr.key());
+      LockState lock = locks.get(h.name());
       if (c.attempt() > h.attempt()) {
         Holder newer = h.withAttempt(c.attempt());
         replaceHolder(lock, h, newer, changes);
@@ -454,10 +453,9 @@ public final class LockTable {
       deleteIfEmpty(lock, changes);
       return new Result.Abandoned(AbandonOutcome.WAITER_REMOVED);
     }
-    Holder hr = holdersByRequest.get(ref);
-    if (hr != null) {
-      LockState lock = locks.get(hr.name());
-      Holder h = lock.holders.get(hr.key());
+    Holder h = holdersByRequest.get(ref);
+    if (h != null) {
+      LockState lock = locks.get(h.name());
       if (h.attempt() > c.upToAttempt()) {
         return new Result.Abandoned(AbandonOutcome.NEWER_ATTEMPT);
       }
@@ -488,9 +486,8 @@ public final class LockTable {
     while (budget > 0 && !deadlines.isEmpty() && deadlines.first().atMs() <= now) {
       Deadline due = deadlines.first();
       budget--;
-      if (due instanceof Holder l) {
-        LockState lock = locks.get(l.name());
-        Holder holder = lock.holders.get(l.key());
+      if (due instanceof Holder holder) {
+        LockState lock = locks.get(holder.name());
         long effective = effectiveExpiry(holder);
         if (effective > now) {
           replaceHolder(lock, holder, holder.withLease(holder.leaseMs(), effective), changes);
@@ -833,8 +830,8 @@ public final class LockTable {
 
   /** The live hold granted to this request (with its effective deadline), or null. */
   public Holder holderOf(String clientId, long requestId) {
-    Holder hr = holdersByRequest.get(new RequestRef(clientId, requestId));
-    return hr == null ? null : effective(locks.get(hr.name()).holders.get(hr.key()));
+    Holder h = holdersByRequest.get(new RequestRef(clientId, requestId));
+    return h == null ? null : effective(h);
   }
 
   /** The live hold of lock {@code name} with this key (with its effective deadline), or null. */

@@ -43,7 +43,7 @@ final class TableInvariants {
         lastToken = h.token();
         check(h.sessionId() == 0 || t.sessions.get(h.sessionId()) != null, "holder of a dead session in ", lock.name);
         if (indexes) {
-          check(!h.hasLease() || t.deadlines.contains(Deadline.of(h)), "lease not indexed in ", lock.name);
+          check(!h.hasLease() || t.deadlines.ceiling(Deadline.of(h)) == h, "lease not indexed in ", lock.name);
           check(h.sessionId() == 0 || linked(t, h.sessionId(), lock.name, h.key()), "holder session not linked in ",
               lock.name);
           check(!h.identified() || t.holdersByRequest.get(h.ref()) == h,

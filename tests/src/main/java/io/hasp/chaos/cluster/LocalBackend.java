@@ -160,11 +160,9 @@ public final class LocalBackend implements Backend {
    * {@code count} free ports on {@code host}, all held open while they are chosen so that they differ: probing
    * one at a time can hand back the port just closed (a node then refused to start, "http.address ... is also
    * this node's raft address", and the run ended with rc 2 before any fault). The test clusters' ports too.
-   */
-  /**
-   * {@code count} different ports free on {@code host} now, below the kernel's ephemeral range: a port the kernel
-   * hands out (binding port 0) may be taken, between a node's stop and its restart, as the local port of any
-   * outgoing connection (nodes dial their peers as soon as they start), and the restarted node then cannot listen.
+   * They are below the kernel's ephemeral range: a port the kernel hands out (binding port 0) may be taken,
+   * between a node's stop and its restart, as the local port of any outgoing connection (nodes dial their peers
+   * as soon as they start), and the restarted node then cannot listen.
    */
   public static int[] freePorts(InetAddress host, int count) throws IOException {
     int[] ports = new int[count];
@@ -210,16 +208,20 @@ public final class LocalBackend implements Backend {
    * ephemeral range (net.ipv4.ip_local_port_range; 32768 when it cannot be read).
    */
   public static int randomPortBelowEphemeral(int span) {
-    int low = 32_768;
+    int from = 10_000;
+    int to = Math.max(from + 1_000, FIRST_EPHEMERAL_PORT - span - 1);
+    return from + java.util.concurrent.ThreadLocalRandom.current().nextInt(to - from);
+  }
+
+  private static final int FIRST_EPHEMERAL_PORT = firstEphemeralPort();
+
+  private static int firstEphemeralPort() {
     try {
       String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
-      low = Integer.parseInt(range.split("\\s+")[0]);
+      return Integer.parseInt(range.split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
-      // not Linux, or unreadable: the usual default
+      return 32_768; // not Linux, or unreadable: the usual default
     }
-    int from = 10_000;
-    int to = Math.max(from + 1_000, low - span - 1);
-    return from + java.util.concurrent.ThreadLocalRandom.current().nextInt(to - from);
   }
 
   private Path clockFile(int node) {

@@ -102,4 +102,86 @@ class GroupCommitTest {
         .setKeepAlive(KeepAliveCmd.newBuilder().setSessionId(2)).build());
     assertEquals(CommandReply.getDefaultInstance(), second.join());
   }
+
+  /** A log whose batches complete only when the test says so. */
+  private static final class HeldLog {
+    final List<CommandBatch> batches = java.util.Collections.synchronizedList(new ArrayList<>());
+    final List<CompletableFuture<BatchReply>> pending = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    CompletableFuture<BatchReply> append(CommandBatch batch) {
+      CompletableFuture<BatchReply> f = new CompletableFuture<>();
+      batches.add(batch);
+      pending.add(f);
+      return f;
+    }
+
+    /** Completes the one batch in flight. */
+    void completeLast() {
+      CommandBatch b = batches.get(batches.size() - 1);
+      BatchReply.Builder reply = BatchReply.newBuilder();
+      b.getCommandsList().forEach(c -> reply.addReplies(CommandReply.getDefaultInstance()));
+      pending.get(pending.size() - 1).complete(reply.build());
+    }
+  }
+
+  private static Command command(long id) {
+    return Command.newBuilder().setKeepAlive(KeepAliveCmd.newBuilder().setSessionId(id)).build();
+  }
+
+  @Test
+  void aClientThatWaitsForEachReplyNeverWaitsForCompany() {
+    HeldLog log = new HeldLog();
+    java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1);
+    GroupCommit group = new GroupCommit(log::append, true, Long.MAX_VALUE, clock::get);
+    for (int i = 1; i <= 50; i++) {
+      CompletableFuture<CommandReply> r = group.submit(command(i));
+      assertEquals(i, log.batches.size(), "command " + i + " was sent at once");
+      clock.addAndGet(TimeUnit.SECONDS.toNanos(1));
+      log.completeLast();
+      assertTrue(r.isDone());
+    }
+    assertEquals(0, group.lingerNanos());
+    assertTrue(log.batches.stream().allMatch(b -> b.getCommandsCount() == 1));
+  }
+
+  @Test
+  void commandsThatComeInPairsGoTogetherAndALoneOneStillGoesAfterItsWait() throws Exception {
+    HeldLog log = new HeldLog();
+    java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1);
+    // round trips of 4 s on the fake clock: a lone command waits 2 s of real time for company at most
+    GroupCommit group = new GroupCommit(log::append, true, Long.MAX_VALUE, clock::get);
+    // hand-offs out of step: each lone batch is followed, while in flight, by a command that then goes alone; the
+    // last lone batch is followed by nothing, which lowers the average, but not below the line
+    group.submit(command(1));
+    for (int i = 2; i <= 5; i++) {
+      group.submit(command(i));
+      assertEquals(i - 1, log.batches.size(), "command " + i + " waits for the batch in flight");
+      clock.addAndGet(TimeUnit.SECONDS.toNanos(4));
+      log.completeLast();
+      assertEquals(i, log.batches.size(), "command " + i + " goes when the batch in flight completes");
+    }
+    clock.addAndGet(TimeUnit.SECONDS.toNanos(4));
+    log.completeLast();
+    assertEquals(TimeUnit.SECONDS.toNanos(2), group.lingerNanos(), "commands came in pairs: lone ones wait");
+
+    // the next command finds nothing in flight and waits; the one after it takes it along
+    CompletableFuture<CommandReply> a = group.submit(command(10));
+    assertEquals(5, log.batches.size(), "a lone command waits for company");
+    CompletableFuture<CommandReply> b = group.submit(command(11));
+    assertEquals(6, log.batches.size());
+    assertEquals(2, log.batches.get(5).getCommandsCount(), "the pair went as one batch");
+    log.completeLast();
+    assertTrue(a.isDone() && b.isDone());
+
+    // a command nobody follows still goes, alone, when its wait is over
+    CompletableFuture<CommandReply> c = group.submit(command(12));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (log.batches.size() < 7 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertEquals(7, log.batches.size(), "the lone command was sent after its wait");
+    assertEquals(1, log.batches.get(6).getCommandsCount());
+    log.completeLast();
+    assertTrue(c.isDone());
+  }
 }

@@ -25,9 +25,9 @@ import java.util.function.Function;
  * <p>A command that finds nothing in flight is sent at once, unless commands have lately come in pairs (a contended
  * lock's hand-offs, see {@link #pairing}): then it waits for company up to half a lone batch's round trip (at most
  * {@link #LINGER_MAX_NANOS}), and goes with the next command the moment that comes. Measured with
- * {@code ../shared/peers/run --only hasp --workloads w1,w2} (2026-12-07, alternating): W2 1.1-1.3 entries per
- * hand-off instead of 1.7-1.9, 64 clients 269 and 278 hand-offs/s against 222 and 185, 16 clients 189 and 238
- * against 216 and 216; W1 unchanged within the runs' spread.
+ * {@code ../shared/peers/run --only hasp --workloads w1,w2} (2026-12-07, alternating): W2 at 64 clients 269 and 278
+ * hand-offs/s against 222 and 185, at 16 clients 189 and 238 against 216 and 216; W1 unchanged within the runs'
+ * spread; 1.1-1.4 Raft entries per hand-off instead of 1.7-1.9 ({@code ./hasp bench --workloads w2}).
  */
 final class GroupCommit {
   static final int BATCH_COMMANDS_MAX = 256;

@@ -134,7 +134,7 @@ final class GroupCommit {
     return reply;
   }
 
-  /** How long a lone command waits for company now; 0 when it does not wait (for tests). */
+  /** How long a lone command waits for company now; 0 when it does not wait. */
   synchronized long lingerNanos() {
     if (!linger || pairing <= PAIRING_LINGER || loneRoundTrip == 0) {
       return 0;

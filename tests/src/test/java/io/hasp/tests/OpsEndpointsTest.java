@@ -147,7 +147,8 @@ class OpsEndpointsTest {
     int leader = cluster.leaderIndex(Duration.ofSeconds(60));
     for (int i = 0; i < 3; i++) {
       int node = i;
-      awaitCondition("node " + node + " ready", Duration.ofSeconds(60), () -> cluster.httpStatus(node, "/ready") == 200);
+      awaitCondition("node " + node + " ready", Duration.ofSeconds(60),
+          () -> cluster.httpStatus(node, "/ready") == 200);
       assertEquals("ok\n", cluster.httpGet(node, "/health").body());
       awaitCondition("node " + node + " SERVING", Duration.ofSeconds(30),
           () -> health(node, "") == ServingStatus.SERVING && health(node, "hasp.v1.Hasp") == ServingStatus.SERVING);
@@ -177,7 +178,8 @@ class OpsEndpointsTest {
     cluster.leaderIndex(Duration.ofSeconds(90));
     for (int i = 0; i < 3; i++) {
       int node = i;
-      awaitCondition("node " + node + " ready again", Duration.ofSeconds(90), () -> cluster.httpStatus(node, "/ready") == 200);
+      awaitCondition("node " + node + " ready again", Duration.ofSeconds(90),
+          () -> cluster.httpStatus(node, "/ready") == 200);
       awaitCondition("node " + node + " SERVING again", Duration.ofSeconds(30),
           () -> health(node, "") == ServingStatus.SERVING);
     }

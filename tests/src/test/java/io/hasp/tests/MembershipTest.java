@@ -66,18 +66,16 @@ class MembershipTest {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
   private final java.util.Set<Integer> used = new java.util.HashSet<>();
 
-  /** A port free now and not handed out before in this test (a closed probe socket's port can come back). */
+  /**
+   * A port free now and not handed out before in this test (a closed probe socket's port can come back). Below the
+   * kernel's ephemeral range (FreePorts): a port from there can be taken, between a node's stop and its restart, as
+   * the local port of a peer's outgoing connection.
+   */
   private int newPort() throws IOException {
     for (int i = 0; i < 100; i++) {
-      int p = freePort();
+      int p = FreePorts.loopback(1)[0];
       if (used.add(p)) {
         return p;
       }
@@ -108,6 +106,8 @@ class MembershipTest {
     cfg.put("peers", peers(peerIds));
     cfg.put("data.dir", dir.resolve(id).toString());
     cfg.put("join", Boolean.toString(join));
+    cfg.putIfAbsent("http.address", "off"); // not under test here; the derived port (API + 200) was never checked
+
     NodeConfig c = NodeConfig.load(null, Map.of(), cfg);
     nodes.put(id, HaspNode.start(c, NodeClock.steady(), () -> removedNotices.add(id + " fatal"),
         () -> removedNotices.add(id)));

@@ -43,6 +43,8 @@ public final class HaspNode implements Closeable {
   static final long STAGING_TIMEOUT_S = 15;
   /** I/O threads of the channels to the other nodes, apart from those serving the node's own Raft port. */
   static final int PEER_CLIENT_IO_THREADS = 2;
+  /** {@link LeaderLoss}: an election as soon as the leader's process is gone; -Dhasp.leader.loss=false turns it off. */
+  static final boolean LEADER_LOSS_ENABLED = !"false".equals(System.getProperty("hasp.leader.loss"));
 
   private final NodeConfig config;
   private final RaftGroup group;
@@ -52,6 +54,7 @@ public final class HaspNode implements Closeable {
   private final Replicator replicator;
   private final Waits waits;
   private final LeaderTicker ticker;
+  private final LeaderLoss leaderLoss;
   private final Server apiServer;
   private final io.hasp.server.security.NodeSecurity security;
   private final Members members;
@@ -185,6 +188,7 @@ public final class HaspNode implements Closeable {
     }
     // Node-to-node forwarding is served on the Raft port beside Ratis' own services: only peers reach it.
     java.util.concurrent.atomic.AtomicReference<Replicator> forwardTo = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<LeaderLoss> leaderLossRef = new java.util.concurrent.atomic.AtomicReference<>();
     org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, (builder, types) -> {
       if (types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {
@@ -194,6 +198,14 @@ public final class HaspNode implements Closeable {
         // kept small for that by raft.server.log.appender.snapshot.chunk.size.max above) and, on a candidate, until
         // its election round ends: see the peer channels' own I/O threads above.
         builder.directExecutor();
+        if (LEADER_LOSS_ENABLED) {
+          builder.intercept(LeaderLoss.interceptor(() -> {
+            LeaderLoss l = leaderLossRef.get();
+            if (l != null) {
+              l.streamBroken();
+            }
+          }));
+        }
         builder.addService(PeerForwarding.service(batch -> {
           Replicator r = forwardTo.get();
           return r != null ? r.appendForwarded(batch) : java.util.concurrent.CompletableFuture.failedFuture(
@@ -220,6 +232,8 @@ public final class HaspNode implements Closeable {
     stateMachine.setLocalClientId(replicator.clientId());
     stateMachine.setLeadershipListener(replicator::leadershipChanged);
     forwardTo.set(replicator);
+    this.leaderLoss = new LeaderLoss(raftServer, group.getGroupId(), selfId, members);
+    leaderLossRef.set(leaderLoss);
     raftServer.start();
     refuseIfRemoved(emptyLog);
 
@@ -532,6 +546,7 @@ public final class HaspNode implements Closeable {
       http.close();
     }
     rejoin.shutdownNow();
+    leaderLoss.close();
     ticker.close();
     acquires.close();
     admin.close();

@@ -11,6 +11,7 @@ import io.hasp.proto.GetLockResponse;
 import io.hasp.proto.IsLockedRequest;
 import io.hasp.proto.LockResponse;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -73,5 +74,29 @@ class FailoverTest extends FreshClusterTest {
       assertTrue(System.nanoTime() < deadline, "lease never expired after failover");
       ProcessCluster.sleep(100);
     }
+  }
+
+  /**
+   * With election timeouts of 6-8 s Ratis alone replaces a killed leader only after 6 s of silence. The survivors
+   * see its process gone (its append-entries streams break and its Raft port refuses connections) and one of them
+   * starts an election at once (LeaderLoss); the holder is still there afterwards.
+   */
+  @Test
+  void survivorsElectAtOnceWhenTheLeaderProcessIsGone() throws Exception {
+    cluster = ProcessCluster.start(3, dir, Map.of("election.timeout.min", "6s", "election.timeout.max", "8s"));
+    int leader = cluster.leaderIndex(Duration.ofSeconds(90));
+    int follower = cluster.followerIndex();
+    Rpc a = new Rpc();
+    LockResponse held = cluster.stub(follower).lock(a.lock("gone").build());
+
+    long killedAt = System.nanoTime();
+    cluster.kill(leader);
+    int newLeader = cluster.leaderIndex(Duration.ofSeconds(60));
+    long electionMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+    assertNotEquals(leader, newLeader);
+    assertTrue(electionMs < 5_000, "a new leader only after " + electionMs + " ms: the survivors waited for their "
+        + "election timeout (6-8 s) instead of seeing the leader's process gone; logs: " + cluster.tail(newLeader));
+    GetLockResponse info = cluster.stub(follower).getLock(GetLockRequest.newBuilder().setName("gone").build());
+    assertEquals(held.getGrant().getToken(), info.getLock().getHolders(0).getToken(), "same holder, same token");
   }
 }

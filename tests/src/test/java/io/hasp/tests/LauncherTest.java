@@ -22,6 +22,8 @@ class LauncherTest {
   @TempDir Path home;
   int basePort;
   int ldlmBasePort;
+  /** HASP_JAVA_OPTS for the next run only (null: unset). */
+  String javaOpts;
 
   private Path script() {
     Path p = Path.of("..", "hasp").toAbsolutePath().normalize();
@@ -38,6 +40,11 @@ class LauncherTest {
     pb.environment().put("HASP_BASE_PORT", Integer.toString(basePort));
     pb.environment().put("HASP_LDLM_BASE_PORT", Integer.toString(ldlmBasePort));
     pb.environment().remove("HASP_ENDPOINTS");
+    pb.environment().remove("HASP_JAVA_OPTS");
+    if (javaOpts != null) {
+      pb.environment().put("HASP_JAVA_OPTS", javaOpts);
+      javaOpts = null;
+    }
     Process p = pb.start();
     assertTrue(p.waitFor(180, TimeUnit.SECONDS), "timed out: " + String.join(" ", args));
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -86,6 +93,7 @@ class LauncherTest {
   void upStatusLockDown() throws Exception {
     basePort = freeBase();
     ldlmBasePort = freeLdlmBase(basePort);
+    javaOpts = "-Xmx320m -XX:TieredStopAtLevel=1 -XX:MaxGCPauseMillis=50";
     String up = run(0, "up");
     assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);
     String status = run(0, "status");
@@ -126,6 +134,9 @@ class LauncherTest {
     // start after kill returns once the new process serves (the log still holds the killed run's READY line)
     assertTrue(run(0, "kill", "n2").contains("killed n2"));
     assertTrue(run(0, "start", "n2").contains("started n2"));
+    // ... with the JVM options it was started with (HASP_JAVA_OPTS of the up), not the default heap
+    String cmdline = Files.readString(Path.of("/proc", Files.readString(home.resolve("n2.pid")).trim(), "cmdline"));
+    assertTrue(cmdline.contains("-Xmx320m"), cmdline.replace('\0', ' '));
     String restarted = run(0, "status");
     assertTrue(restarted.lines().anyMatch(l -> l.matches("n2 .*(LEADER|FOLLOWER|CANDIDATE).*")), restarted);
     String again = run(0, "up");

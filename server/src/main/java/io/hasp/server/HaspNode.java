@@ -188,7 +188,8 @@ public final class HaspNode implements Closeable {
     }
     // Node-to-node forwarding is served on the Raft port beside Ratis' own services: only peers reach it.
     java.util.concurrent.atomic.AtomicReference<Replicator> forwardTo = new java.util.concurrent.atomic.AtomicReference<>();
-    java.util.concurrent.atomic.AtomicReference<LeaderLoss> leaderLossRef = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<LeaderLoss> leaderLossRef =
+        new java.util.concurrent.atomic.AtomicReference<>();
     org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, (builder, types) -> {
       if (types.contains(org.apache.ratis.grpc.server.GrpcServices.Type.SERVER)) {

@@ -108,7 +108,10 @@ final class LeaderLoss implements AutoCloseable {
     };
   }
 
-  /** An append-entries stream to this node ended without a goodbye: checks, on its own thread, whether the leader is gone. */
+  /**
+   * An append-entries stream to this node ended without a goodbye: checks, on its own thread, whether the leader is
+   * gone.
+   */
   void streamBroken() {
     if (queued.compareAndSet(false, true)) {
       try {
@@ -132,7 +135,11 @@ final class LeaderLoss implements AutoCloseable {
     }
     LOG.info("Leader {} of term {} is gone (its Raft address {} refuses connections); this node's turn to start an "
         + "election comes in {} ms", o.leader(), o.term(), o.address(), turn * TURN_MS);
-    executor.schedule(() -> elect(o), turn * TURN_MS, TimeUnit.MILLISECONDS);
+    if (turn == 0) {
+      elect(o, false); // the address was just tested
+    } else {
+      executor.schedule(() -> elect(o, true), turn * TURN_MS, TimeUnit.MILLISECONDS);
+    }
   }
 
   /** What this follower believes now: its leader (not itself), the term, the leader's Raft address. */
@@ -159,14 +166,14 @@ final class LeaderLoss implements AutoCloseable {
     return others.indexOf(self.toString());
   }
 
-  private void elect(Observed before) {
+  private void elect(Observed before, boolean testAgain) {
     Observed now = observe();
     if (!before.equals(now)) {
       return; // a vote request of another survivor's election, or a new leader, came first
     }
     RaftServer.Division d = division.get();
     TermIndex last = d == null ? null : d.getRaftLog().getLastEntryTermIndex();
-    if (last == null || last.getTerm() != now.term() || !refused(now.address())) {
+    if (last == null || last.getTerm() != now.term() || (testAgain && !refused(now.address()))) {
       return;
     }
     // The request names the gone leader as its sender, as a leadership transfer's does: Ratis accepts it only from

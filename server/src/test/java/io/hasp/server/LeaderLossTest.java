@@ -7,7 +7,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import org.junit.jupiter.api.Test;
 
-/** The sign that a leader's process is gone: its Raft address refuses connections (the election itself: FailoverTest). */
+/** A leader's process is gone when its Raft address refuses connections (the election itself: FailoverTest). */
 class LeaderLossTest {
   @Test
   void onlyAnAddressWhereNothingListensCountsAsGone() throws Exception {

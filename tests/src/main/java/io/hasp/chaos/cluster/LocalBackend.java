@@ -162,7 +162,10 @@ public final class LocalBackend implements Backend {
    * this node's raft address", and the run ended with rc 2 before any fault). The test clusters' ports too.
    * They are below the kernel's ephemeral range: a port the kernel hands out (binding port 0) may be taken,
    * between a node's stop and its restart, as the local port of any outgoing connection (nodes dial their peers
-   * as soon as they start), and the restarted node then cannot listen.
+   * as soon as they start), and the restarted node then cannot listen. Nor is a port handed out twice in one JVM
+   * (until {@link #HANDED_OUT_MAX} were): a caller that takes two sets in two calls (a cluster's ports, then its
+   * LDLM ports) would otherwise get a port of the first set again while nothing listens on it yet ("ldlm.rest.address
+   * ... is also this node's raft address", a CI failure).
    */
   public static int[] freePorts(InetAddress host, int count) throws IOException {
     int[] ports = new int[count];
@@ -171,7 +174,8 @@ public final class LocalBackend implements Backend {
       for (int i = 0; i < count; i++) {
         ServerSocket s = null;
         for (int attempt = 0; attempt < 200 && s == null; attempt++) {
-          s = tryListen(host, randomPortBelowEphemeral(0));
+          int candidate = randomPortBelowEphemeral(0);
+          s = handOut(candidate) ? tryListen(host, candidate) : null;
         }
         if (s == null) {
           s = new ServerSocket(0, 1, host); // a crowded range: any free port
@@ -185,6 +189,18 @@ public final class LocalBackend implements Backend {
       }
     }
     return ports;
+  }
+
+  /** Ports {@link #freePorts} handed out in this JVM; forgotten all at once when there are this many. */
+  static final int HANDED_OUT_MAX = 8_000;
+  private static final java.util.Set<Integer> HANDED_OUT = new java.util.HashSet<>();
+
+  /** True (and remembered) when {@code port} was not handed out before. */
+  private static synchronized boolean handOut(int port) {
+    if (HANDED_OUT.size() >= HANDED_OUT_MAX) {
+      HANDED_OUT.clear();
+    }
+    return HANDED_OUT.add(port);
   }
 
   private static ServerSocket tryListen(InetAddress host, int port) {

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A follower that sees its leader's process die starts an election at once instead of one to two election timeouts
  * later (Ratis' follower notices a silent leader only when a whole timeout passed since its last message, checked
- * once per timeout: 200-400 ms with the defaults, about half of a failover).
+ * once per timeout: 150-400 ms with the defaults, about half of a failover).
  *
  * <p>The sign: the leader's append-entries stream to this node ends without a goodbye (the peer's process went away,
  * its kernel reset the connection) and a TCP connection to the leader's Raft address is then refused, which happens
@@ -48,7 +48,7 @@ final class LeaderLoss implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderLoss.class);
   /** How long the connection test waits; a refusal takes a round trip, a silent host the whole wait. */
   static final int PROBE_TIMEOUT_MS = 300;
-  /** Between two survivors' turns: well above a vote round on a busy node, well below an election timeout. */
+  /** Between two survivors' turns: well above a vote round on a busy node, about the default election timeout. */
   static final long TURN_MS = 150;
 
   private final RaftServer server;

@@ -71,6 +71,7 @@ public final class LockStateMachine extends BaseStateMachine {
   private final Object lock = new Object();
   private volatile StateListener listener = StateListener.NONE;
   private volatile Runnable onLeadership = () -> {};
+  private final java.util.concurrent.CountDownLatch leftTheGroup = new java.util.concurrent.CountDownLatch(1);
   /** The Raft client id this node's own replicator submits with: only it may propose timer commands. */
   private volatile org.apache.ratis.protocol.ClientId localClientId;
   private LockStore store;
@@ -118,6 +119,27 @@ public final class LockStateMachine extends BaseStateMachine {
   @Override
   public void notifyLeaderReady() {
     onLeadership.run();
+  }
+
+  /**
+   * Ratis calls this with {@code allServer} false only where an election of this node ended it: its own
+   * configuration leaves it out (NOT_IN_CONF), or the leader answered its vote request with "shut down" (the
+   * leader's committed configuration leaves it out and it lags behind that configuration: a node removed while
+   * it was paused or cut off, whose own log never got the change). Both are a removal from the group.
+   */
+  @Override
+  public void notifyServerShutdown(org.apache.ratis.proto.RaftProtos.RoleInfoProto roleInfo, boolean allServer) {
+    if (!allServer) {
+      leftTheGroup.countDown();
+    }
+  }
+
+  /**
+   * True when an election told this node it is out of the group (see {@link #notifyServerShutdown}), waiting up
+   * to {@code timeoutMs} for it: Ratis closes the division just before it says so.
+   */
+  public boolean awaitLeftTheGroup(long timeoutMs) throws InterruptedException {
+    return leftTheGroup.await(timeoutMs, TimeUnit.MILLISECONDS);
   }
 
   /**

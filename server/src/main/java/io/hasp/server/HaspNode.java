@@ -311,7 +311,7 @@ public final class HaspNode implements Closeable {
       if (closed || !divisionEnded.compareAndSet(false, true)) {
         return;
       }
-      if (members.removed(config.nodeId())) {
+      if (members.removed(config.nodeId()) || leftTheGroup()) {
         LOG.warn("Node {} was removed from the group: it stops serving and exits. To bring it back, start it with "
             + "an empty data directory and add it again (member add)", config.nodeId());
         onRemoved.run();
@@ -327,6 +327,19 @@ public final class HaspNode implements Closeable {
       askUntilAnEntry(System.nanoTime() + TimeUnit.MINUTES.toNanos(10));
     } else {
       rejoin.shutdown();
+    }
+  }
+
+  /**
+   * Whether the election that ended the division found this node out of the group though its own configuration
+   * still names it: it lagged behind its removal (paused or cut off meanwhile) and the leader told it so.
+   */
+  private boolean leftTheGroup() {
+    try {
+      return stateMachine.awaitLeftTheGroup(2_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

@@ -297,7 +297,12 @@ class MembershipTest {
           // even rounds remove the leader (hand-over first), odd rounds the next follower in turn
           String victim = round % 2 == 0 ? lead : ids.get((ids.indexOf(lead) + 1 + round) % ids.size());
           onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(victim).build()));
-          waitFor(() -> removedNotices.contains(victim), victim + " noticed its removal (round " + round + ")");
+          try {
+            waitFor(() -> removedNotices.contains(victim), victim + " noticed its removal (round " + round + ")");
+          } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; the nodes' notices: " + removedNotices + "; " + victim
+                + "'s status: " + nodes.get(victim).status() + "\n" + threadDump(), e);
+          }
           nodes.remove(victim).close();
           ManagedChannel old = channels.remove(victim);
           if (old != null) {

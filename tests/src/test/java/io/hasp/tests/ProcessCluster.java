@@ -220,6 +220,11 @@ public final class ProcessCluster implements AutoCloseable {
     return processes[i] != null && processes[i].isAlive();
   }
 
+  /** The exit code of a node that has exited. */
+  public int exitValue(int i) {
+    return processes[i].exitValue();
+  }
+
   public long pid(int i) {
     return processes[i].pid();
   }

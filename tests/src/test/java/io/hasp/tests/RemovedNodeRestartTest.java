@@ -1,5 +1,6 @@
 package io.hasp.tests;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,36 @@ class RemovedNodeRestartTest extends FreshClusterTest {
     // the others go on as a group of two
     int still = cluster.leaderIndex(Duration.ofSeconds(60));
     assertTrue(still != victim);
+  }
+
+  /**
+   * A follower that was down while the others removed it never got the configuration that leaves it out, so its
+   * data does not say it was removed and it starts. Its first election asks the leader, which answers that it is
+   * no member: it exits as a removed node (exit 0, the removal message), not as one whose state machine failed
+   * (exit 70, which a restart policy would start again and again).
+   */
+  @Test
+  void nodeDownThroughItsRemovalExitsAsRemovedWhenStartedAgain() throws Exception {
+    cluster = ProcessCluster.start(3, dir);
+    int leader = cluster.leaderIndex(Duration.ofSeconds(60));
+    int victim = (leader + 1) % 3;
+    String id = cluster.id(victim);
+    cluster.kill(victim);
+    removeOnLeader(id);
+    try {
+      cluster.restart(victim); // it may be told before it is ready, or after
+    } catch (IllegalStateException exitedBeforeReady) {
+      // checked below
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.isRunning(victim)) {
+      assertTrue(System.nanoTime() < deadline, id + " did not exit after it learned of its removal:\n"
+          + cluster.tail(victim));
+      ProcessCluster.sleep(100);
+    }
+    String log = java.nio.file.Files.readString(cluster.logFile(victim));
+    assertEquals(0, cluster.exitValue(victim), cluster.tail(victim));
+    assertTrue(log.contains("was removed from the group"), cluster.tail(victim));
   }
 
   /** Sends the removal to each running node until the leader carries it out (bounded). */

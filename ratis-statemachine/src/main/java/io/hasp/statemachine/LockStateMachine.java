@@ -125,7 +125,7 @@ public final class LockStateMachine extends BaseStateMachine {
    * Ratis calls this with {@code allServer} false only where an election of this node ended it: its own
    * configuration leaves it out (NOT_IN_CONF), or the leader answered its vote request with "shut down" (the
    * leader's committed configuration leaves it out and it lags behind that configuration: a node removed while
-   * it was paused or cut off, whose own log never got the change). Both are a removal from the group.
+   * it was down or cut off, whose own log never got the change). Both are a removal from the group.
    */
   @Override
   public void notifyServerShutdown(org.apache.ratis.proto.RaftProtos.RoleInfoProto roleInfo, boolean allServer) {

@@ -332,7 +332,7 @@ public final class HaspNode implements Closeable {
 
   /**
    * Whether the election that ended the division found this node out of the group though its own configuration
-   * still names it: it lagged behind its removal (paused or cut off meanwhile) and the leader told it so.
+   * still names it: it lagged behind its removal (down or cut off meanwhile) and the leader told it so.
    */
   private boolean leftTheGroup() {
     try {

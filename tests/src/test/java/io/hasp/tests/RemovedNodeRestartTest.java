@@ -48,7 +48,7 @@ class RemovedNodeRestartTest extends FreshClusterTest {
    * A follower that was down while the others removed it never got the configuration that leaves it out, so its
    * data does not say it was removed and it starts. Its first election asks the leader, which answers that it is
    * no member: it exits as a removed node (exit 0, the removal message), not as one whose state machine failed
-   * (exit 70, which a restart policy would start again and again).
+   * (exit 70 and a message about its state: an on-failure restart policy would start it again and again).
    */
   @Test
   void nodeDownThroughItsRemovalExitsAsRemovedWhenStartedAgain() throws Exception {

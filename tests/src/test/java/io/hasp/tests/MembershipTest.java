@@ -297,12 +297,9 @@ class MembershipTest {
           // even rounds remove the leader (hand-over first), odd rounds the next follower in turn
           String victim = round % 2 == 0 ? lead : ids.get((ids.indexOf(lead) + 1 + round) % ids.size());
           onLeader(a -> a.removeMember(RemoveMemberRequest.newBuilder().setId(victim).build()));
-          try {
-            waitFor(() -> removedNotices.contains(victim), victim + " noticed its removal (round " + round + ")");
-          } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "; the nodes' notices: " + removedNotices + "; " + victim
-                + "'s status: " + nodes.get(victim).status() + "\n" + threadDump(), e);
-          }
+          waitForOrDump(() -> removedNotices.contains(victim), victim + " noticed its removal (round " + round + ")",
+              () -> "; the nodes' notices: " + removedNotices + "; " + victim + "'s status: "
+                  + nodes.get(victim).status());
           nodes.remove(victim).close();
           ManagedChannel old = channels.remove(victim);
           if (old != null) {
@@ -356,10 +353,16 @@ class MembershipTest {
   }
 
   private static void waitForOrDump(java.util.function.BooleanSupplier condition, String what) {
+    waitForOrDump(condition, what, () -> "");
+  }
+
+  /** As {@link #waitFor}; on failure the message also has {@code more} (taken then) and every thread's stack. */
+  private static void waitForOrDump(java.util.function.BooleanSupplier condition, String what,
+      java.util.function.Supplier<String> more) {
     try {
       waitFor(condition, what);
     } catch (AssertionError e) {
-      throw new AssertionError(e.getMessage() + "\n" + threadDump(), e);
+      throw new AssertionError(e.getMessage() + more.get() + "\n" + threadDump(), e);
     }
   }
 

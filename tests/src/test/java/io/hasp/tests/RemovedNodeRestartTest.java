@@ -25,11 +25,7 @@ class RemovedNodeRestartTest extends FreshClusterTest {
     int victim = (leader + 1) % 3;
     String id = cluster.id(victim);
     removeOnLeader(id);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (cluster.isRunning(victim)) {
-      assertTrue(System.nanoTime() < deadline, id + " did not exit after its removal:\n" + cluster.tail(victim));
-      ProcessCluster.sleep(100);
-    }
+    awaitExit(victim, id + " did not exit after its removal");
 
     IllegalStateException refused = assertThrows(IllegalStateException.class, () -> cluster.restart(victim),
         "a removed node started on its old data must not come up");
@@ -65,16 +61,20 @@ class RemovedNodeRestartTest extends FreshClusterTest {
       } catch (IllegalStateException exitedBeforeReady) {
         // checked below
       }
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (cluster.isRunning(victim)) {
-        assertTrue(System.nanoTime() < deadline, id + " did not exit after it learned of its removal (start "
-            + start + "):\n" + cluster.tail(victim));
-        ProcessCluster.sleep(100);
-      }
+      awaitExit(victim, id + " did not exit after it learned of its removal (start " + start + ")");
       String log = java.nio.file.Files.readString(cluster.logFile(victim));
       String thisStart = log.substring(log.lastIndexOf("---- start "));
       assertEquals(0, cluster.exitValue(victim), "start " + start + ":\n" + cluster.tail(victim));
       assertTrue(thisStart.contains("was removed from the group"), "start " + start + ":\n" + cluster.tail(victim));
+    }
+  }
+
+  /** Waits (60 s at most) until node i's process has exited; fails with {@code what} and its log's tail. */
+  private void awaitExit(int i, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (cluster.isRunning(i)) {
+      assertTrue(System.nanoTime() < deadline, what + ":\n" + cluster.tail(i));
+      ProcessCluster.sleep(100);
     }
   }
 

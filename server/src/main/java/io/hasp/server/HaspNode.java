@@ -82,6 +82,7 @@ public final class HaspNode implements Closeable {
   private HaspNode(NodeConfig config, LongSupplier clockMs, Runnable onFatal, Runnable onRemoved) throws IOException {
     this.config = config;
     this.selfId = RaftPeerId.valueOf(config.nodeId());
+    refuseIfMarkedRemoved();
     List<RaftPeer> raftPeers = new ArrayList<>();
     for (NodeConfig.Peer p : config.peers()) {
       peers.put(p.id(), p);
@@ -314,6 +315,7 @@ public final class HaspNode implements Closeable {
       if (members.removed(config.nodeId()) || leftTheGroup()) {
         LOG.warn("Node {} was removed from the group: it stops serving and exits. To bring it back, start it with "
             + "an empty data directory and add it again (member add)", config.nodeId());
+        markRemoved();
         onRemoved.run();
       } else {
         LOG.error("The Raft division of this node stopped (its state could not be loaded, or an entry could not be "
@@ -363,9 +365,7 @@ public final class HaspNode implements Closeable {
     conf.getCurrentPeers(org.apache.ratis.proto.RaftProtos.RaftPeerRole.FOLLOWER)
         .forEach(peer -> voters.add(peer.getId().toString()));
     String message = "node " + selfId + " is not a member of the group in the latest configuration of its own "
-        + "data (index " + conf.getLogEntryIndex() + ", voters " + voters + "): it was removed. To bring it back, "
-        + "start it with an empty data directory (" + config.dataDir() + ") and join=true, then add it: member add "
-        + selfId + "=" + config.raftAddress() + "/" + config.apiAddress();
+        + "data (index " + conf.getLogEntryIndex() + ", voters " + voters + "): it was removed. " + howToComeBack();
     try {
       closeRaft();
     } finally {
@@ -373,6 +373,47 @@ public final class HaspNode implements Closeable {
       rejoin.shutdownNow();
     }
     throw new RemovedNodeException(message);
+  }
+
+  private String howToComeBack() {
+    return "To bring it back, start it with an empty data directory (" + config.dataDir() + ") and join=true, then "
+        + "add it: member add " + selfId + "=" + config.raftAddress() + "/" + config.apiAddress();
+  }
+
+  /**
+   * The file a node writes into its data directory when it learns of its removal. A node removed while it was
+   * down or cut off learns of it from the leader only (its own log never got the configuration that leaves it
+   * out), so without this file every later start on that data would run an election to be told again.
+   */
+  private java.nio.file.Path removedMarker() {
+    return config.dataDir().resolve(REMOVED_MARKER);
+  }
+
+  static final String REMOVED_MARKER = "REMOVED";
+
+  private void markRemoved() {
+    try {
+      java.nio.file.Files.writeString(removedMarker(), "node " + selfId + " learned at "
+          + java.time.Instant.now() + " that it was removed from group " + config.groupId() + "\n");
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("Cannot record the removal in {}: a later start on this data learns of it again: {}", removedMarker(),
+          e.toString());
+    }
+  }
+
+  /** Before anything is opened: a node that recorded its removal ({@link #markRemoved}) refuses to start. */
+  private void refuseIfMarkedRemoved() throws IOException {
+    if (config.join() || !java.nio.file.Files.exists(removedMarker())) {
+      return;
+    }
+    String recorded;
+    try {
+      recorded = java.nio.file.Files.readString(removedMarker()).strip();
+    } catch (IOException e) {
+      recorded = "(unreadable: " + e + ")";
+    }
+    throw new RemovedNodeException("node " + selfId + " was removed from the group (" + removedMarker() + ": "
+        + recorded + "). " + howToComeBack());
   }
 
   /** The node's data says it was removed from the group; it refuses to start (see {@link #refuseIfRemoved}). */

@@ -9,6 +9,7 @@ import io.hasp.proto.HaspAdminGrpc;
 import io.hasp.proto.RemoveMemberRequest;
 import io.hasp.server.Errors;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -27,13 +28,19 @@ class RemovedNodeRestartTest extends FreshClusterTest {
     removeOnLeader(id);
     awaitExit(victim, id + " did not exit after its removal");
 
-    IllegalStateException refused = assertThrows(IllegalStateException.class, () -> cluster.restart(victim),
-        "a removed node started on its old data must not come up");
-    String why = refused.getMessage();
-    assertTrue(why.contains("exited with 2"), why);
-    assertTrue(why.contains("refusing to start") && why.contains("it was removed"), why);
-    assertTrue(why.contains("empty data directory") && why.contains("join=true")
-        && why.contains("member add " + id + "=" + cluster.raftAddress(victim) + "/" + cluster.endpoint(victim)), why);
+    // refused by the removal it recorded, then, without that record, by the configuration in its log
+    java.nio.file.Path marker = cluster.dataDir(victim).resolve("REMOVED");
+    assertTrue(java.nio.file.Files.exists(marker), "the removal is recorded in " + marker);
+    for (String by : List.of("was removed from the group (", "not a member of the group in the latest configuration")) {
+      IllegalStateException refused = assertThrows(IllegalStateException.class, () -> cluster.restart(victim),
+          "a removed node started on its old data must not come up");
+      String why = refused.getMessage();
+      assertTrue(why.contains("exited with 2"), why);
+      assertTrue(why.contains("refusing to start") && why.contains(by), why);
+      assertTrue(why.contains("empty data directory") && why.contains("join=true")
+          && why.contains("member add " + id + "=" + cluster.raftAddress(victim) + "/" + cluster.endpoint(victim)), why);
+      java.nio.file.Files.deleteIfExists(marker);
+    }
 
     // the others go on as a group of two
     int still = cluster.leaderIndex(Duration.ofSeconds(60));
@@ -44,29 +51,34 @@ class RemovedNodeRestartTest extends FreshClusterTest {
    * A follower that was down while the others removed it never got the configuration that leaves it out, so its
    * data does not say it was removed and it starts. Its first election asks the leader, which answers that it is
    * no member: it exits as a removed node (exit 0, the removal message), not as one whose state machine failed
-   * (exit 70 and a message about its state: an on-failure restart policy would start it again and again).
+   * (exit 70 and a message about its state: an on-failure restart policy would start it again and again). It
+   * records that in its data directory, so a second start refuses at once (exit 2) as on data that says so.
    */
   @Test
-  void nodeDownThroughItsRemovalExitsAsRemovedWhenStartedAgain() throws Exception {
+  void nodeDownThroughItsRemovalExitsAsRemovedThenRefusesToStart() throws Exception {
     cluster = ProcessCluster.start(3, dir);
     int leader = cluster.leaderIndex(Duration.ofSeconds(60));
     int victim = (leader + 1) % 3;
     String id = cluster.id(victim);
     cluster.kill(victim);
     removeOnLeader(id);
-    // and started again after that exit, it is told again (its data still does not say it was removed)
-    for (int start = 1; start <= 2; start++) {
-      try {
-        cluster.restart(victim); // it may be told before it is ready, or after
-      } catch (IllegalStateException exitedBeforeReady) {
-        // checked below
-      }
-      awaitExit(victim, id + " did not exit after it learned of its removal (start " + start + ")");
-      String log = java.nio.file.Files.readString(cluster.logFile(victim));
-      String thisStart = log.substring(log.lastIndexOf("---- start "));
-      assertEquals(0, cluster.exitValue(victim), "start " + start + ":\n" + cluster.tail(victim));
-      assertTrue(thisStart.contains("was removed from the group"), "start " + start + ":\n" + cluster.tail(victim));
+    try {
+      cluster.restart(victim); // it may be told before it is ready, or after
+    } catch (IllegalStateException exitedBeforeReady) {
+      // checked below
     }
+    awaitExit(victim, id + " did not exit after it learned of its removal");
+    String log = java.nio.file.Files.readString(cluster.logFile(victim));
+    String firstStart = log.substring(log.lastIndexOf("---- start "));
+    assertEquals(0, cluster.exitValue(victim), "first start:\n" + cluster.tail(victim));
+    assertTrue(firstStart.contains("was removed from the group"), "first start:\n" + cluster.tail(victim));
+
+    IllegalStateException refused = assertThrows(IllegalStateException.class, () -> cluster.restart(victim),
+        "a second start on the same data must refuse");
+    String why = refused.getMessage() + "\n" + cluster.tail(victim);
+    assertTrue(why.contains("exited with 2"), why);
+    assertTrue(why.contains("refusing to start") && why.contains("was removed from the group")
+        && why.contains("empty data directory") && why.contains("join=true"), why);
   }
 
   /** Waits (60 s at most) until node i's process has exited; fails with {@code what} and its log's tail. */

@@ -178,7 +178,8 @@ public final class LocalBackend implements Backend {
           s = handOut(candidate) ? tryListen(host, candidate) : null;
         }
         if (s == null) {
-          s = new ServerSocket(0, 1, host); // a crowded range: any free port
+          s = new ServerSocket(0, 1, host); // a crowded range: any free port (remembered too)
+          handOut(s.getLocalPort());
         }
         open.add(s);
         ports[i] = s.getLocalPort();

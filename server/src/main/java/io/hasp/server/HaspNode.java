@@ -407,8 +407,9 @@ public final class HaspNode implements Closeable {
       return;
     }
     String recorded;
-    try {
-      recorded = java.nio.file.Files.readString(removedMarker()).strip();
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(removedMarker())) {
+      // what this node wrote is one short line; whatever else is there, only its start
+      recorded = new String(in.readNBytes(512), java.nio.charset.StandardCharsets.UTF_8).strip();
     } catch (IOException e) {
       recorded = "(unreadable: " + e + ")";
     }

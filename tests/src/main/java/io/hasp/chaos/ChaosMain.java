@@ -62,7 +62,7 @@ public final class ChaosMain {
       "  --cleanup                remove what an interrupted run left, then exit",
       "  --recheck REPORT_DIR     check a saved run's history.jsonl again (writes REPORT_DIR/recheck); an",
       "                           UNDECIDED lock may be searched further: JAVA_TOOL_OPTIONS=",
-      "                           -Dhasp.chaos.check.states=N (states per lock, default 2000000)",
+      "                           -Dhasp.chaos.check.states=N (states per lock, default " + ChaosRun.CHECK_STATES_DEFAULT + ")",
       "exit: 0 valid, 1 violation found, 3 undecided, 2 bad flags or the cluster could not be run");
 
   public static int run(String[] args) {

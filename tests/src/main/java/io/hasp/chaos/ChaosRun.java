@@ -23,6 +23,12 @@ import java.util.concurrent.TimeUnit;
 public final class ChaosRun {
   /** Every forever client must be granted within this of a node's death, pause or isolation. */
   static final long FAILOVER_BOUND_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+  /**
+   * States the linearizability search may visit per lock before it calls the lock undecided: ~5 µs and ~100 bytes
+   * each, so at most ~40 s and ~1 GB for one lock. A run on a loaded machine has longer, more overlapping
+   * operations; one such lock needed 2,260,000.
+   */
+  static final long CHECK_STATES_DEFAULT = 8_000_000;
 
   /** The outcome: overall status, the verdicts, and where the report is. */
   public record Outcome(String status, List<Verdict> verdicts, Path report, int operations, int faults,
@@ -106,7 +112,7 @@ public final class ChaosRun {
       double minAvailability) {
     List<Verdict> verdicts = new ArrayList<>();
     verdicts.add(Checks.linearizability(ops, Workload.LEASE.toNanos(),
-        TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), Long.getLong("hasp.chaos.check.states", 2_000_000)));
+        TimeUnit.MILLISECONDS.toNanos(maxSkewMs + 500), Long.getLong("hasp.chaos.check.states", CHECK_STATES_DEFAULT)));
     verdicts.add(Checks.holders(ops));
     verdicts.add(Checks.fencing(ops));
     verdicts.add(Checks.readVisibility(ops));

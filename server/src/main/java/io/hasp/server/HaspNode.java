@@ -200,6 +200,7 @@ public final class HaspNode implements Closeable {
         // kept small for that by raft.server.log.appender.snapshot.chunk.size.max above) and, on a candidate, until
         // its election round ends: see the peer channels' own I/O threads above.
         builder.directExecutor();
+        builder.intercept(HeartbeatCommitGuard.interceptor());
         if (LEADER_LOSS_ENABLED) {
           builder.intercept(LeaderLoss.interceptor(() -> {
             LeaderLoss l = leaderLossRef.get();

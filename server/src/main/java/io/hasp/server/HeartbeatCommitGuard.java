@@ -2,9 +2,7 @@ package io.hasp.server;
 
 import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
 import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
-import org.apache.ratis.thirdparty.io.grpc.Metadata;
 import org.apache.ratis.thirdparty.io.grpc.ServerCall;
-import org.apache.ratis.thirdparty.io.grpc.ServerCallHandler;
 import org.apache.ratis.thirdparty.io.grpc.ServerInterceptor;
 
 /**
@@ -35,16 +33,9 @@ final class HeartbeatCommitGuard {
 
   /** For the Raft port's services: applies {@link #guard} to every append-entries message. */
   static ServerInterceptor interceptor() {
-    String method = org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc.getAppendEntriesMethod()
-        .getFullMethodName();
-    return new ServerInterceptor() {
+    return AppendEntriesCalls.intercept(new AppendEntriesCalls.Wrapper() {
       @Override
-      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
-          ServerCallHandler<Q, A> next) {
-        ServerCall.Listener<Q> listener = next.startCall(call, headers);
-        if (!call.getMethodDescriptor().getFullMethodName().equals(method)) {
-          return listener;
-        }
+      public <Q> ServerCall.Listener<Q> wrap(ServerCall.Listener<Q> listener) {
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
           @Override
           @SuppressWarnings("unchecked")
@@ -53,6 +44,6 @@ final class HeartbeatCommitGuard {
           }
         };
       }
-    };
+    });
   }
 }

@@ -20,9 +20,7 @@ import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
-import org.apache.ratis.thirdparty.io.grpc.Metadata;
 import org.apache.ratis.thirdparty.io.grpc.ServerCall;
-import org.apache.ratis.thirdparty.io.grpc.ServerCallHandler;
 import org.apache.ratis.thirdparty.io.grpc.ServerInterceptor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,16 +82,9 @@ final class LeaderLoss implements AutoCloseable {
    * append-entries stream (the leader's replication or heartbeat stream to this node) is cancelled under it.
    */
   static ServerInterceptor interceptor(Runnable onBroken) {
-    String method = org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc.getAppendEntriesMethod()
-        .getFullMethodName();
-    return new ServerInterceptor() {
+    return AppendEntriesCalls.intercept(new AppendEntriesCalls.Wrapper() {
       @Override
-      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
-          ServerCallHandler<Q, A> next) {
-        ServerCall.Listener<Q> listener = next.startCall(call, headers);
-        if (!call.getMethodDescriptor().getFullMethodName().equals(method)) {
-          return listener;
-        }
+      public <Q> ServerCall.Listener<Q> wrap(ServerCall.Listener<Q> listener) {
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
           @Override
           public void onCancel() {
@@ -105,7 +96,7 @@ final class LeaderLoss implements AutoCloseable {
           }
         };
       }
-    };
+    });
   }
 
   /**

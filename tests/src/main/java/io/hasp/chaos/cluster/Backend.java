@@ -25,6 +25,12 @@ public interface Backend extends AutoCloseable {
   /** Starts a killed node again on its data and waits until it is READY. */
   void start(int node) throws Exception;
 
+  /**
+   * Starts the given killed nodes again on their data all at once (a power cut's end: none waits for another to be
+   * up), then waits until each is READY.
+   */
+  void startTogether(List<Integer> nodes) throws Exception;
+
   boolean isRunning(int node);
 
   /**

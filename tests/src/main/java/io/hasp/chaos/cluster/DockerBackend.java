@@ -162,20 +162,31 @@ public final class DockerBackend implements Backend {
 
   @Override
   public void start(int node) throws Exception {
-    if (running[node]) {
-      return;
-    }
-    int before = count(logs(node), "READY");
-    docker.startContainerCmd(id(node)).exec();
-    running[node] = true;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    while (count(logs(node), "READY") <= before) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException(Backend.nodeName(node) + " not READY within 90 s after start:\n" + logTail(node, 30));
+    startTogether(List.of(node));
+  }
+
+  @Override
+  public void startTogether(List<Integer> nodes) throws Exception {
+    Map<Integer, Integer> readyBefore = new java.util.LinkedHashMap<>();
+    for (int node : nodes) {
+      if (!running[node]) {
+        readyBefore.put(node, count(logs(node), "READY"));
+        docker.startContainerCmd(id(node)).exec();
+        running[node] = true;
       }
-      Thread.sleep(100);
     }
-    applyCuts(node); // rules in a namespace die with it
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    for (Map.Entry<Integer, Integer> e : readyBefore.entrySet()) {
+      int node = e.getKey();
+      while (count(logs(node), "READY") <= e.getValue()) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(Backend.nodeName(node) + " not READY within 90 s after start:\n"
+              + logTail(node, 30));
+        }
+        Thread.sleep(100);
+      }
+      applyCuts(node); // rules in a namespace die with it
+    }
   }
 
   private static int count(String text, String word) {

@@ -376,6 +376,20 @@ public final class LocalBackend implements Backend {
   }
 
   @Override
+  public void startTogether(List<Integer> nodes) throws Exception {
+    List<Integer> launched = new ArrayList<>();
+    for (int node : nodes) {
+      if (!isRunning(node)) {
+        launch(node);
+        launched.add(node);
+      }
+    }
+    for (int node : launched) {
+      awaitReady(node);
+    }
+  }
+
+  @Override
   public boolean awaitExit(int node, long timeoutMs) throws InterruptedException {
     Process p = processes[node];
     return p == null || p.waitFor(timeoutMs, TimeUnit.MILLISECONDS);

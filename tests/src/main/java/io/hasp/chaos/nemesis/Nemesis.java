@@ -155,14 +155,14 @@ public final class Nemesis {
         history.endFault(f);
       }
       case "restart-all" -> {
-        int f = history.startFault("restart-all", "kill -9 every node, then start them", true);
+        int f = history.startFault("restart-all", "kill -9 every node, then start them all at once", true);
+        List<Integer> all = new ArrayList<>();
         for (int i = 0; i < n; i++) {
           backend.kill(i);
+          all.add(i);
         }
         Thread.sleep(Math.min(step.durationMs(), 2_000));
-        for (int i = 0; i < n; i++) {
-          backend.start(i);
-        }
+        backend.startTogether(all); // as after a power cut: no node waits for another to be up
         history.endFault(f);
       }
       case "clock-offset" -> {

@@ -172,6 +172,7 @@ class NemesisMembershipTest {
     @Override public void startAll() {}
     @Override public void kill(int node) {}
     @Override public void start(int node) {}
+    @Override public void startTogether(List<Integer> nodes) {}
     @Override public boolean isRunning(int node) { return true; }
     @Override public boolean awaitExit(int node, long timeoutMs) { return true; }
     @Override public String rejoinUnsupportedReason() { return null; }

@@ -368,11 +368,7 @@ public final class LocalBackend implements Backend {
 
   @Override
   public void start(int node) throws Exception {
-    if (isRunning(node)) {
-      return;
-    }
-    launch(node);
-    awaitReady(node);
+    startTogether(List.of(node));
   }
 
   @Override

@@ -93,9 +93,18 @@ class LauncherTest {
   void upStatusLockDown() throws Exception {
     basePort = freeBase();
     ldlmBasePort = freeLdlmBase(basePort);
-    javaOpts = "-Xmx320m -XX:TieredStopAtLevel=1 -XX:MaxGCPauseMillis=50";
+    // the archive as the default options name it: relative, so taken from the launcher's checkout (this test runs
+    // in tests/, where that path does not exist)
+    javaOpts = "-Xmx320m -XX:TieredStopAtLevel=1 -XX:MaxGCPauseMillis=50 -XX:SharedArchiveFile=server/target/hasp.jsa";
     String up = run(0, "up");
     assertTrue(up.contains("cluster up: 3 nodes, leader n"), up);
+    // the build's class-data-sharing archive fits the launcher's classpath: the JVM keeps it mapped (it unmaps an
+    // archive it cannot use), and the default options name it
+    Path archive = script().resolveSibling("server/target/hasp.jsa");
+    String maps = Files.readString(Path.of("/proc", Files.readString(home.resolve("n1.pid")).trim(), "maps"));
+    assertTrue(maps.contains(archive.toString()), "n1 has not mapped " + archive);
+    assertTrue(Files.readString(script()).contains("-XX:SharedArchiveFile=server/target/hasp.jsa}\""),
+        "the launcher's default node options name the archive");
     String status = run(0, "status");
     assertEquals(3, status.lines().filter(l -> l.matches("n[123] .*(LEADER|FOLLOWER).*")).count(), status);
     assertTrue(status.contains("LEADER"), status);

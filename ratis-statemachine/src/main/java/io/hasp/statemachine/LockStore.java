@@ -66,10 +66,6 @@ import org.rocksdb.WriteOptions;
  * the snapshot, so every entry after X is still there.
  */
 public final class LockStore implements Closeable {
-  static {
-    RocksDB.loadLibrary();
-  }
-
   private static final byte[] META_KEY = "meta".getBytes(StandardCharsets.UTF_8);
   private static final List<String> FAMILIES = List.of("locks", "holders", "waiters", "sessions", "outcomes", "meta",
       "clients");
@@ -93,8 +89,12 @@ public final class LockStore implements Closeable {
     this.dir = dir;
   }
 
-  /** Opens (creating if needed) the store in {@code dir}. */
+  /**
+   * Opens (creating if needed) the store in {@code dir}. RocksDB's native library is kept beside it, in
+   * {@code native/} of its parent ({@link RocksNative}), before any RocksDB object is made.
+   */
   public static LockStore open(Path dir) throws IOException {
+    RocksNative.load(dir.toAbsolutePath().getParent().resolve("native"));
     LockStore store = new LockStore(dir);
     store.openDb();
     return store;

@@ -1,6 +1,7 @@
 package io.hasp.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -103,6 +104,9 @@ class LauncherTest {
     Path archive = script().resolveSibling("server/target/hasp.jsa");
     String maps = Files.readString(Path.of("/proc", Files.readString(home.resolve("n1.pid")).trim(), "maps"));
     assertTrue(maps.contains(archive.toString()), "n1 has not mapped " + archive);
+    // RocksDB's native library: the copy kept in the node's data directory, not a new temporary file per start
+    assertTrue(maps.contains(home.resolve("n1/data/state/native/rocksdbjni-").toString()), maps);
+    assertFalse(maps.lines().anyMatch(l -> l.matches(".*/librocksdbjni[0-9]+\\.so")), "a temporary copy: " + maps);
     assertTrue(Files.readString(script()).contains("-XX:SharedArchiveFile=server/target/hasp.jsa}\""),
         "the launcher's default node options name the archive");
     String status = run(0, "status");

@@ -213,7 +213,7 @@ public final class HaspNode implements Closeable {
           Replicator r = forwardTo.get();
           return r != null ? r.appendForwarded(batch) : java.util.concurrent.CompletableFuture.failedFuture(
               new Errors.HaspError(io.hasp.proto.ErrorCode.NO_QUORUM, "node " + config.nodeId() + " is starting"));
-        }));
+        }, this::lastLogEntry));
       }
       return builder;
     });
@@ -235,7 +235,7 @@ public final class HaspNode implements Closeable {
     stateMachine.setLocalClientId(replicator.clientId());
     stateMachine.setLeadershipListener(replicator::leadershipChanged);
     forwardTo.set(replicator);
-    this.leaderLoss = new LeaderLoss(raftServer, group.getGroupId(), selfId, members);
+    this.leaderLoss = new LeaderLoss(raftServer, group.getGroupId(), selfId, members, replicator::lastEntryOf);
     leaderLossRef.set(leaderLoss);
     raftServer.start();
     refuseIfRemoved(emptyLog);
@@ -484,6 +484,15 @@ public final class HaspNode implements Closeable {
       DivisionInfo i = divisionInfo();
       return i == null ? -1 : i.getCurrentTerm();
     });
+  }
+
+  /** This node's last log entry, or null while its log is not open. */
+  private org.apache.ratis.server.protocol.TermIndex lastLogEntry() {
+    try {
+      return raftServer.getDivision(group.getGroupId()).getRaftLog().getLastEntryTermIndex();
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   DivisionInfo divisionInfo() {

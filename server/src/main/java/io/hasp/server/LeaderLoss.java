@@ -4,7 +4,12 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -37,10 +42,14 @@ import org.slf4j.LoggerFactory;
  * as before. The election is Ratis' own forced one, as in a leadership transfer: no pre-vote, the next term, and
  * the other members grant their votes only to a log at least as complete as theirs, so it is as safe as any other.
  *
- * <p>So that the survivors do not split their votes, they take turns in the order of their ids ({@link #TURN_MS}
- * apart): the first one's vote request moves the others to the next term, and a member that has moved on, or has
- * heard of another leader, does not start its own. A member whose log does not end in the current term (it has not
- * yet received the leader's first entry of the term) leaves it to the timeout too: Ratis refuses it then.
+ * <p>Only a survivor whose log is as complete as any other's can win, and a forced election that cannot win still
+ * moves every other member to the next term, where this node's own forced election is refused: an election timeout
+ * is lost. So a survivor first asks the others for their last log entry (over the Raft port, {@link #ASK_MS}) and
+ * leaves the election to any survivor that answers with a longer log. Those left (as complete as it, or silent)
+ * take turns in the order of their ids ({@link #TURN_MS} apart), so that they do not split their votes: the first
+ * one's vote request moves the others to the next term, and a member that has moved on, or has heard of another
+ * leader, does not start its own. A member whose log does not end in the current term (it has not yet received the
+ * leader's first entry of the term) leaves it to the timeout too: Ratis refuses it then.
  */
 final class LeaderLoss implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderLoss.class);
@@ -48,11 +57,19 @@ final class LeaderLoss implements AutoCloseable {
   static final int PROBE_TIMEOUT_MS = 300;
   /** Between two survivors' turns: well above a vote round on a busy node, about the default election timeout. */
   static final long TURN_MS = 150;
+  /** How long a survivor waits for the others' last log entries: a round trip, far below a turn. */
+  static final long ASK_MS = 100;
+
+  /** Asks the member at a Raft address for its last log entry, waiting at most the given milliseconds. */
+  interface LastEntries {
+    CompletableFuture<TermIndex> ask(String raftAddress, long timeoutMs);
+  }
 
   private final RaftServer server;
   private final RaftGroupId groupId;
   private final RaftPeerId self;
   private final Members members;
+  private final LastEntries lastEntries;
   private final Supplier<RaftServer.Division> division;
   private final AtomicBoolean queued = new AtomicBoolean();
   /** The loss this node last took its turn for (only the executor's thread reads and writes it). */
@@ -63,8 +80,9 @@ final class LeaderLoss implements AutoCloseable {
     return t;
   });
 
-  LeaderLoss(RaftServer server, RaftGroupId groupId, RaftPeerId self, Members members) {
+  LeaderLoss(RaftServer server, RaftGroupId groupId, RaftPeerId self, Members members, LastEntries lastEntries) {
     this.server = server;
+    this.lastEntries = lastEntries;
     this.groupId = groupId;
     this.self = self;
     this.members = members;
@@ -150,11 +168,61 @@ final class LeaderLoss implements AutoCloseable {
     return address == null ? null : new Observed(leader, i.getCurrentTerm(), address);
   }
 
-  /** This node's place among the voters other than {@code leader}, by id; -1 when it does not vote. */
+  /**
+   * This node's turn among the voters other than {@code leader}: -1 when it does not vote or another survivor's log
+   * is longer (see the class comment).
+   */
   private long turn(RaftPeerId leader) {
-    List<String> others = members.all().stream().filter(Members.Member::voter).map(Members.Member::id)
-        .filter(id -> !id.equals(leader.toString())).sorted().toList();
-    return others.indexOf(self.toString());
+    List<Members.Member> survivors = members.all().stream().filter(Members.Member::voter)
+        .filter(m -> !m.id().equals(leader.toString())).toList();
+    RaftServer.Division d = division.get();
+    TermIndex mine = d == null ? null : d.getRaftLog().getLastEntryTermIndex();
+    if (mine == null) {
+      return -1;
+    }
+    Map<String, CompletableFuture<TermIndex>> asked = new HashMap<>();
+    for (Members.Member m : survivors) {
+      if (!m.id().equals(self.toString())) {
+        asked.put(m.id(), lastEntries.ask(m.raftAddress(), ASK_MS));
+      }
+    }
+    Map<String, TermIndex> answers = new HashMap<>();
+    answers.put(self.toString(), mine);
+    for (Map.Entry<String, CompletableFuture<TermIndex>> a : asked.entrySet()) {
+      try {
+        answers.put(a.getKey(), a.getValue().get(ASK_MS + 50, TimeUnit.MILLISECONDS));
+      } catch (ExecutionException | TimeoutException e) {
+        // silent: it keeps its place by id
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return -1;
+      }
+    }
+    long turn = turn(self.toString(), survivors.stream().map(Members.Member::id).toList(), answers);
+    if (turn < 0) {
+      LOG.info("Leader {} is gone; a survivor's log is longer than this node's {} ({}): the election is left to it",
+          leader, mine, answers);
+    }
+    return turn;
+  }
+
+  /**
+   * The turn of {@code self} among {@code survivors}, given the last log entries of those that answered (self's
+   * included): -1 when self is no survivor or one that answered has a longer log; else its place, by id, among the
+   * survivors whose log is as long as its own or unknown.
+   */
+  static long turn(String self, List<String> survivors, Map<String, TermIndex> answers) {
+    TermIndex mine = answers.get(self);
+    if (mine == null || !survivors.contains(self)) {
+      return -1;
+    }
+    for (TermIndex t : answers.values()) {
+      if (t.compareTo(mine) > 0) {
+        return -1;
+      }
+    }
+    return survivors.stream().filter(id -> !answers.containsKey(id) || answers.get(id).compareTo(mine) == 0)
+        .sorted().toList().indexOf(self);
   }
 
   private void elect(Observed before, boolean testAgain) {

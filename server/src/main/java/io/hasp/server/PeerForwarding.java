@@ -15,6 +15,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.ratis.proto.RaftProtos.TermIndexProto;
+import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.thirdparty.io.grpc.CallOptions;
 import org.apache.ratis.thirdparty.io.grpc.ManagedChannel;
 import org.apache.ratis.thirdparty.io.grpc.Metadata;
@@ -62,6 +65,14 @@ final class PeerForwarding implements Closeable {
       .setResponseMarshaller(BYTES)
       .build();
 
+  /** A member's last log entry (term and index, a Ratis TermIndexProto): what {@link LeaderLoss} ranks by. */
+  static final MethodDescriptor<byte[], byte[]> LAST_ENTRY = MethodDescriptor.<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY)
+      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "LastEntry"))
+      .setRequestMarshaller(BYTES)
+      .setResponseMarshaller(BYTES)
+      .build();
+
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   /** Mutual TLS to peers' Raft ports (this node's certificate, the peer CA), or null for plaintext. */
   private final org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext tls;
@@ -70,9 +81,22 @@ final class PeerForwarding implements Closeable {
     this.tls = tls;
   }
 
-  /** The service a leader serves: {@code append} appends one forwarded batch and completes with its replies. */
-  static ServerServiceDefinition service(Function<ForwardedBatch, CompletableFuture<BatchReply>> append) {
+  /**
+   * The service every member serves: {@code append} appends one forwarded batch (on the leader) and completes with
+   * its replies; {@code lastEntry} is the member's last log entry, or null while it has no log open.
+   */
+  static ServerServiceDefinition service(Function<ForwardedBatch, CompletableFuture<BatchReply>> append,
+      Supplier<TermIndex> lastEntry) {
     return ServerServiceDefinition.builder(SERVICE)
+        .addMethod(LAST_ENTRY, ServerCalls.asyncUnaryCall((byte[] request, StreamObserver<byte[]> out) -> {
+          TermIndex last = lastEntry.get();
+          if (last == null) {
+            out.onError(Status.UNAVAILABLE.withDescription("no log open yet").asRuntimeException());
+          } else {
+            out.onNext(last.toProto().toByteArray());
+            out.onCompleted();
+          }
+        }))
         .addMethod(FORWARD_BATCH, ServerCalls.asyncUnaryCall((byte[] request, StreamObserver<byte[]> out) -> {
           ForwardedBatch batch;
           try {
@@ -121,6 +145,32 @@ final class PeerForwarding implements Closeable {
           @Override
           public void onError(Throwable t) {
             f.completeExceptionally(fromStatus(t, raftAddress));
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    return f;
+  }
+
+  /** The last log entry of the member at {@code raftAddress}; completes exceptionally when it does not answer. */
+  CompletableFuture<TermIndex> lastEntry(String raftAddress, long timeoutMs) {
+    CompletableFuture<TermIndex> f = new CompletableFuture<>();
+    ClientCalls.asyncUnaryCall(channel(raftAddress).newCall(LAST_ENTRY,
+        CallOptions.DEFAULT.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)), new byte[0],
+        new StreamObserver<>() {
+          @Override
+          public void onNext(byte[] value) {
+            try {
+              f.complete(TermIndex.valueOf(TermIndexProto.parseFrom(value)));
+            } catch (org.apache.ratis.thirdparty.com.google.protobuf.InvalidProtocolBufferException e) {
+              f.completeExceptionally(e);
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            f.completeExceptionally(t);
           }
 
           @Override

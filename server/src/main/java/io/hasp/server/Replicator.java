@@ -79,6 +79,12 @@ public final class Replicator implements Closeable {
     return t;
   });
 
+  /** The last log entry of the member at {@code raftAddress} ({@link PeerForwarding#lastEntry}). */
+  java.util.concurrent.CompletableFuture<org.apache.ratis.server.protocol.TermIndex> lastEntryOf(String raftAddress,
+      long timeoutMs) {
+    return forwarding.lastEntry(raftAddress, timeoutMs);
+  }
+
   Replicator(RaftServer server, RaftGroupId groupId, RaftPeerId self, Supplier<DivisionInfo> info,
       Members members, org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext peerTls) {
     this.forwarding = new PeerForwarding(peerTls);

@@ -99,4 +99,42 @@ class FailoverTest extends FreshClusterTest {
     GetLockResponse info = cluster.stub(follower).getLock(GetLockRequest.newBuilder().setName("gone").build());
     assertEquals(held.getGrant().getToken(), info.getLock().getHolders(0).getToken(), "same holder, same token");
   }
+
+  /**
+   * Survivors take turns by id only among logs as complete as theirs: a survivor behind the others (here the first
+   * by id, paused while the leader committed entries with the other) would force an election it cannot win, and its
+   * vote request would move the other to the next term, where the other's own forced election is refused: with
+   * 6-8 s election timeouts the cluster would then wait 6 s. It asks the others for their last entries first and
+   * leaves the election to the one ahead, which is elected in the very next term.
+   */
+  @Test
+  void aSurvivorBehindLeavesTheElectionToTheOneAhead() throws Exception {
+    cluster = ProcessCluster.start(3, dir, Map.of("election.timeout.min", "6s", "election.timeout.max", "8s"));
+    int leader = cluster.leaderIndex(Duration.ofSeconds(90));
+    int behind = leader == 0 ? 1 : 0; // the first survivor by id
+    int ahead = 3 - leader - behind;
+    Rpc a = new Rpc();
+    cluster.stub(leader).tryLock(a.lock("behind-first").setLeaseMs(60_000).build());
+    long term = cluster.status(leader).getTerm();
+    cluster.pause(behind);
+    long killedAt;
+    try {
+      // one entry per call, each sent to the paused follower as its own request: the leader stops sending after
+      // 8 unanswered ones (raft.grpc.server.leader.outstanding.appends.max), so the paused one lacks the rest
+      for (int k = 0; k < 40; k++) {
+        cluster.stub(leader).tryLock(a.lock("behind-" + k).setLeaseMs(60_000).build());
+      }
+    } finally {
+      killedAt = System.nanoTime();
+      cluster.kill(leader);
+      cluster.resume(behind);
+    }
+    int newLeader = cluster.leaderIndex(Duration.ofSeconds(60));
+    long electionMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
+    assertEquals(ahead, newLeader, "only the survivor with every committed entry can win");
+    assertTrue(electionMs < 5_000, "a new leader only after " + electionMs + " ms: the survivor behind forced an "
+        + "election it could not win; logs: " + cluster.tail(behind));
+    assertEquals(term + 1, cluster.status(newLeader).getTerm(), "one election after the leader's term");
+    assertTrue(cluster.stub(newLeader).isLocked(IsLockedRequest.newBuilder().setName("behind-39").build()).getLocked());
+  }
 }

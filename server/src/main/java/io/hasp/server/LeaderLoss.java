@@ -9,10 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.apache.ratis.client.impl.ClientProtoUtils;
@@ -175,6 +175,9 @@ final class LeaderLoss implements AutoCloseable {
   private long turn(RaftPeerId leader) {
     List<Members.Member> survivors = members.all().stream().filter(Members.Member::voter)
         .filter(m -> !m.id().equals(leader.toString())).toList();
+    if (survivors.stream().noneMatch(m -> m.id().equals(self.toString()))) {
+      return -1;
+    }
     RaftServer.Division d = division.get();
     TermIndex mine = d == null ? null : d.getRaftLog().getLastEntryTermIndex();
     if (mine == null) {
@@ -198,7 +201,8 @@ final class LeaderLoss implements AutoCloseable {
         return -1;
       }
     }
-    long turn = turn(self.toString(), survivors.stream().map(Members.Member::id).toList(), answers);
+    List<String> ids = survivors.stream().map(Members.Member::id).toList();
+    long turn = turn(self.toString(), ids, answers);
     if (turn < 0) {
       LOG.info("Leader {} is gone; a survivor's log is longer than this node's {} ({}): the election is left to it",
           leader, mine, answers);

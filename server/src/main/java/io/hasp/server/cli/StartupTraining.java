@@ -49,7 +49,8 @@ import java.util.stream.Stream;
  */
 public final class StartupTraining {
   private static final int NODES = 3;
-  private static final long BOUND_S = 180;
+  private static final long BOUND_S = 300;
+  private static final int ATTEMPTS = 3;
 
   private StartupTraining() {}
 
@@ -65,12 +66,21 @@ public final class StartupTraining {
     }, "hasp-training-bound");
     watchdog.setDaemon(true);
     watchdog.start();
-    Path dir = Files.createTempDirectory("hasp-training");
-    try {
-      new StartupTraining().run(dir);
-    } finally {
-      try (Stream<Path> s = Files.walk(dir)) {
-        s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    // a free port found here can be taken by another process before a node binds it: a few tries
+    for (int attempt = 1; ; attempt++) {
+      Path dir = Files.createTempDirectory("hasp-training");
+      try {
+        new StartupTraining().run(dir);
+        break;
+      } catch (Exception e) {
+        if (attempt == ATTEMPTS) {
+          throw e;
+        }
+        System.err.println("startup training attempt " + attempt + " failed, trying again: " + e);
+      } finally {
+        try (Stream<Path> s = Files.walk(dir)) {
+          s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
       }
     }
     System.out.println("startup training done");

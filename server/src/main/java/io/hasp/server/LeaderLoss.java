@@ -57,8 +57,12 @@ final class LeaderLoss implements AutoCloseable {
   static final int PROBE_TIMEOUT_MS = 300;
   /** Between two survivors' turns: well above a vote round on a busy node, about the default election timeout. */
   static final long TURN_MS = 150;
-  /** How long a survivor waits for the others' last log entries: a round trip, far below a turn. */
-  static final long ASK_MS = 100;
+  /**
+   * How long a survivor waits for the others' last log entries. They answer in a round trip; the wait is longer so
+   * that a loaded node, or one that must first connect to the asker, still counts: a survivor behind that hears
+   * nothing from the one ahead would force an election it cannot win. Only a silent survivor makes it last.
+   */
+  static final long ASK_MS = 300;
 
   /** Asks the member at a Raft address for its last log entry, waiting at most the given milliseconds. */
   interface LastEntries {

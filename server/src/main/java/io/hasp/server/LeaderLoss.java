@@ -172,6 +172,12 @@ final class LeaderLoss implements AutoCloseable {
     return address == null ? null : new Observed(leader, i.getCurrentTerm(), address);
   }
 
+  /** This node's last log entry, or null without a division. */
+  private TermIndex lastEntry() {
+    RaftServer.Division d = division.get();
+    return d == null ? null : d.getRaftLog().getLastEntryTermIndex();
+  }
+
   /**
    * This node's turn among the voters other than {@code leader}: -1 when it does not vote or another survivor's log
    * is longer (see the class comment).
@@ -182,8 +188,7 @@ final class LeaderLoss implements AutoCloseable {
     if (survivors.stream().noneMatch(m -> m.id().equals(self.toString()))) {
       return -1;
     }
-    RaftServer.Division d = division.get();
-    TermIndex mine = d == null ? null : d.getRaftLog().getLastEntryTermIndex();
+    TermIndex mine = lastEntry();
     if (mine == null) {
       return -1;
     }
@@ -238,8 +243,7 @@ final class LeaderLoss implements AutoCloseable {
     if (!before.equals(now)) {
       return; // a vote request of another survivor's election, or a new leader, came first
     }
-    RaftServer.Division d = division.get();
-    TermIndex last = d == null ? null : d.getRaftLog().getLastEntryTermIndex();
+    TermIndex last = lastEntry();
     if (last == null || last.getTerm() != now.term() || (testAgain && !refused(now.address()))) {
       return;
     }

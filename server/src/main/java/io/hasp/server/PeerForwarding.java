@@ -58,20 +58,20 @@ final class PeerForwarding implements Closeable {
     }
   };
 
-  static final MethodDescriptor<byte[], byte[]> FORWARD_BATCH = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY)
-      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "ForwardBatch"))
-      .setRequestMarshaller(BYTES)
-      .setResponseMarshaller(BYTES)
-      .build();
+  static final MethodDescriptor<byte[], byte[]> FORWARD_BATCH = unary("ForwardBatch");
 
   /** A member's last log entry (term and index, a Ratis TermIndexProto): what {@link LeaderLoss} ranks by. */
-  static final MethodDescriptor<byte[], byte[]> LAST_ENTRY = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY)
-      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "LastEntry"))
-      .setRequestMarshaller(BYTES)
-      .setResponseMarshaller(BYTES)
-      .build();
+  static final MethodDescriptor<byte[], byte[]> LAST_ENTRY = unary("LastEntry");
+
+  /** A unary method of this service whose messages are bytes (each side parses its own). */
+  private static MethodDescriptor<byte[], byte[]> unary(String name) {
+    return MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(MethodDescriptor.MethodType.UNARY)
+        .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, name))
+        .setRequestMarshaller(BYTES)
+        .setResponseMarshaller(BYTES)
+        .build();
+  }
 
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   /** Mutual TLS to peers' Raft ports (this node's certificate, the peer CA), or null for plaintext. */

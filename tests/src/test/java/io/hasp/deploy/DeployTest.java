@@ -144,6 +144,7 @@ class DeployTest {
         assertEquals(200, r.statusCode(), r.body());
       }
       assertPublishedOnLoopbackOnly(ids);
+      assertMapsTheClassArchive(ids);
       assertLockRunsTheCommand(csv);
     } finally {
       Cmd.Out down = Cmd.run(concat(compose, "down", "-v", "--timeout", "30"), env, 300);
@@ -163,6 +164,19 @@ class DeployTest {
       for (String line : ports.split("\n")) {
         assertTrue(line.matches("\\d+/tcp -> 127\\.0\\.0\\.1:\\d+"), "published beyond 127.0.0.1: " + line);
       }
+    }
+  }
+
+  /**
+   * Every compose node's JVM (the container's first process) has the image's class-data-sharing archive mapped, as
+   * build-image.sh makes it: a JVM unmaps an archive it cannot use (another class path, another JVM), so a mapping
+   * means the node's classes come from it.
+   */
+  private void assertMapsTheClassArchive(List<String> ids) throws IOException {
+    for (String id : ids) {
+      String pid = dockerMust("inspect", "--format", "{{.State.Pid}}", id).strip();
+      String maps = Files.readString(Path.of("/proc", pid, "maps"));
+      assertTrue(maps.contains(" /opt/hasp/hasp.jsa"), "node " + id + " (pid " + pid + ") has not mapped /opt/hasp/hasp.jsa");
     }
   }
 

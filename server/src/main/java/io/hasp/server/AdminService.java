@@ -151,6 +151,8 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
       LOG.info("Adding {} ({} / api {}): the leader stages it, then makes it a voter", id, raft, api);
       long started = System.nanoTime();
       CompletableFuture<AddMemberResponse> added = setConfiguration(voters, listeners, newVoters, listeners)
+          .exceptionallyCompose(e -> isStaleSender(e, id) ? handOverForStaleSender(id, voters)
+              : CompletableFuture.failedFuture(e))
           .thenApply(v -> {
             LOG.info("{} caught up and is a voter ({} ms)", id,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
@@ -264,6 +266,40 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     } catch (IOException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /**
+   * A leader of Ratis 3.3.0 can go on replicating to a node that a configuration change removed (seen in a chaos run:
+   * the leader that removed the node lost leadership between the joint and the new configuration, and the next
+   * leader kept its log appender for the node after finishing the change). Adding that node back then fails inside
+   * Ratis (its sender list refuses a second appender for the node: "Found duplicated element"), on every try, for as
+   * long as this node leads. A new leader starts appenders only for its configuration, so this one hands leadership
+   * to the most up-to-date other voter and answers NOT_LEADER with the new leader's address, where the add is sent
+   * again (as a leader's own removal does).
+   */
+  private <T> CompletableFuture<T> handOverForStaleSender(String id, List<RaftPeer> voters) {
+    List<RaftPeer> others = new ArrayList<>(voters);
+    others.removeIf(p -> p.getId().equals(self));
+    if (others.isEmpty()) {
+      return CompletableFuture.failedFuture(new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "this leader still "
+          + "replicates to " + id + ", which is not in its configuration, and has no other voter to hand over to: "
+          + "restart this node, then add " + id + " again"));
+    }
+    RaftPeerId next = mostUpToDate(others);
+    LOG.warn("This leader still replicates to {}, which is not in its configuration (left from before its removal), "
+        + "so Ratis cannot add it: handing leadership to {}, which replicates only to its configuration", id, next);
+    return transfer(next, TRANSFER_DEFAULT_MS).thenApply(leader -> {
+      throw new HaspError(ErrorCode.NOT_LEADER, "leadership moved to " + leader + " so that " + id + " can be added "
+          + "(this node still replicated to it from before its removal); send the add there",
+          members.apiAddress(RaftPeerId.valueOf(leader)));
+    });
+  }
+
+  /** Whether {@code error} is Ratis refusing a second log appender for {@code id} (see handOverForStaleSender). */
+  static boolean isStaleSender(Throwable error, String id) {
+    Throwable c = Errors.unwrap(error);
+    return c instanceof IllegalStateException && c.getMessage() != null
+        && c.getMessage().startsWith("Found duplicated element " + id + " ");
   }
 
   private CompletableFuture<Void> setConfiguration(List<RaftPeer> voters, List<RaftPeer> listeners,

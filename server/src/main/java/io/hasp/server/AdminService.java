@@ -191,10 +191,8 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
         // times out; handing over first keeps writes flowing. The caller follows NOT_LEADER to the new leader.
         RaftPeerId next = mostUpToDate(newVoters);
         LOG.info("Removing this node ({}), the leader: handing leadership to {} first", id, next);
-        return transfer(next, TRANSFER_DEFAULT_MS).thenApply(leader -> {
-          throw new HaspError(ErrorCode.NOT_LEADER, "leadership moved to " + leader + " before removing " + id
-              + "; send the removal there", members.apiAddress(RaftPeerId.valueOf(leader)));
-        });
+        return handOver(next, leader -> "leadership moved to " + leader + " before removing " + id
+            + "; send the removal there");
       }
       List<RaftPeer> newListeners = new ArrayList<>(listeners);
       newListeners.removeIf(p -> p.getId().toString().equals(id));
@@ -216,8 +214,7 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
       String target = request.getTargetId();
       RaftPeerId to;
       if (target.isEmpty()) {
-        List<RaftPeer> others = new ArrayList<>(voters);
-        others.removeIf(p -> p.getId().equals(self));
+        List<RaftPeer> others = othersThanSelf(voters);
         if (others.isEmpty()) {
           throw Errors.invalid("there is no other voter to hand leadership to");
         }
@@ -278,8 +275,7 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
    * again (as a leader's own removal does).
    */
   private <T> CompletableFuture<T> handOverForStaleSender(String id, List<RaftPeer> voters) {
-    List<RaftPeer> others = new ArrayList<>(voters);
-    others.removeIf(p -> p.getId().equals(self));
+    List<RaftPeer> others = othersThanSelf(voters);
     if (others.isEmpty()) {
       return CompletableFuture.failedFuture(new HaspError(ErrorCode.MEMBERSHIP_CONFLICT, "this leader still "
           + "replicates to " + id + ", which is not in its configuration, and has no other voter to hand over to: "
@@ -288,11 +284,25 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
     RaftPeerId next = mostUpToDate(others);
     LOG.warn("This leader still replicates to {}, which is not in its configuration (left from before its removal), "
         + "so Ratis cannot add it: handing leadership to {}, which replicates only to its configuration", id, next);
+    return handOver(next, leader -> "leadership moved to " + leader + " so that " + id + " can be added "
+        + "(this node still replicated to it from before its removal); send the add there");
+  }
+
+  /**
+   * Hands leadership to {@code next}, then fails the call with NOT_LEADER (the message from the new leader's id) and
+   * the new leader's address, where the caller sends the call again.
+   */
+  private <T> CompletableFuture<T> handOver(RaftPeerId next, java.util.function.Function<String, String> message) {
     return transfer(next, TRANSFER_DEFAULT_MS).thenApply(leader -> {
-      throw new HaspError(ErrorCode.NOT_LEADER, "leadership moved to " + leader + " so that " + id + " can be added "
-          + "(this node still replicated to it from before its removal); send the add there",
-          members.apiAddress(RaftPeerId.valueOf(leader)));
+      throw new HaspError(ErrorCode.NOT_LEADER, message.apply(leader), members.apiAddress(RaftPeerId.valueOf(leader)));
     });
+  }
+
+  /** The peers of {@code voters} other than this node. */
+  private List<RaftPeer> othersThanSelf(List<RaftPeer> voters) {
+    List<RaftPeer> others = new ArrayList<>(voters);
+    others.removeIf(p -> p.getId().equals(self));
+    return others;
   }
 
   /** Whether {@code error} is Ratis refusing a second log appender for {@code id} (see handOverForStaleSender). */

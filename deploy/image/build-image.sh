@@ -57,10 +57,16 @@ if [ $REBUILD -eq 1 ] || [ ! -f "$TAR" ] || [ -n "$(find "$JAR" "$ROOT/server/ta
   bash "$HERE/build-rootfs.sh" "$ROOT" "$TAR"
   echo "built the root filesystem $TAR ($(( $(stat -c %s "$TAR") >> 20 )) MB) in $((SECONDS - start)) s"
 fi
-# The node's JVM: C1 only, the serial collector, half the container's memory; $1 adds an option (the archive).
-JVM_FLAGS='"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:MaxRAMPercentage=50"'
+# The node's JVM: C1 only, the serial collector, half the container's memory (the archive's training runs with the
+# same flags). entrypoint prints the ENTRYPOINT's JSON, with $1 as one more option (the archive) when given.
+JVM_FLAGS=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:MaxRAMPercentage=50)
 entrypoint() {
-  echo "[\"/opt/jre/bin/java\", $JVM_FLAGS,${1:+ \"$1\",} \"-cp\", \"/opt/hasp/lib/*\", \"io.hasp.server.cli.NodeCommand\", \"--default-config\", \"/etc/hasp/hasp.properties\"]"
+  local json='["/opt/jre/bin/java"' a
+  for a in "${JVM_FLAGS[@]}" ${1:+"$1"} -cp '/opt/hasp/lib/*' io.hasp.server.cli.NodeCommand --default-config \
+      /etc/hasp/hasp.properties; do
+    json="$json, \"$a\""
+  done
+  echo "$json]"
 }
 SUM=$(sha256sum "$TAR" | cut -c1-64)
 HAVE=$(docker image inspect --format '{{ index .Config.Labels "io.hasp.rootfs" }}' "$IMAGE" 2>/dev/null || true)
@@ -88,11 +94,10 @@ else
   # after a start). /tmp is a tmpfs there, so the training's data stays out of the image. A failed training leaves
   # the image without an archive (a warning); the node then starts as it did before.
   TRAIN="hasp-cds-training-$$"
-  trap 'docker rm -f "$TRAIN" >/dev/null 2>&1 || true' EXIT
+  trap 'docker rm -f "$TRAIN" >/dev/null 2>&1 || true' EXIT  # the training container, however this script ends
   start=$SECONDS
   if docker run --name "$TRAIN" --user 0:0 --network none --tmpfs /tmp:rw,exec,mode=1777 --entrypoint /opt/jre/bin/java \
-      "$IMAGE" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:MaxRAMPercentage=50 \
-      -XX:ArchiveClassesAtExit=/opt/hasp/hasp.jsa -Xlog:cds=off -Xlog:cds+dynamic=off \
+      "$IMAGE" "${JVM_FLAGS[@]}" -XX:ArchiveClassesAtExit=/opt/hasp/hasp.jsa -Xlog:cds=off -Xlog:cds+dynamic=off \
       -cp '/opt/hasp/lib/*' io.hasp.server.cli.StartupTraining > "$CACHE/cds-training.log" 2>&1 \
       && docker cp "$TRAIN:/opt/hasp/hasp.jsa" - > /dev/null \
       && docker commit \
@@ -104,7 +109,6 @@ else
     echo "build-image: warning: no class-data-sharing archive (training failed, see $CACHE/cds-training.log);" \
       "the image works without it" >&2
   fi
-  docker rm -f "$TRAIN" >/dev/null 2>&1 || true
 fi
 docker tag "$IMAGE" hasp:latest
 echo "tagged hasp:latest"

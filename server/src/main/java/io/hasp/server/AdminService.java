@@ -26,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
@@ -292,7 +293,7 @@ final class AdminService extends HaspAdminGrpc.HaspAdminImplBase implements Clos
    * Hands leadership to {@code next}, then fails the call with NOT_LEADER (the message from the new leader's id) and
    * the new leader's address, where the caller sends the call again.
    */
-  private <T> CompletableFuture<T> handOver(RaftPeerId next, java.util.function.Function<String, String> message) {
+  private <T> CompletableFuture<T> handOver(RaftPeerId next, Function<String, String> message) {
     return transfer(next, TRANSFER_DEFAULT_MS).thenApply(leader -> {
       throw new HaspError(ErrorCode.NOT_LEADER, message.apply(leader), members.apiAddress(RaftPeerId.valueOf(leader)));
     });
